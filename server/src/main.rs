@@ -1,0 +1,227 @@
+//! `submit-guard-server`: parses flags, opens the store, binds, prints
+//! `listening on http://ADDR` on stdout, serves until SIGINT or SIGTERM.
+//! See the library docs for the protocol and the flags.
+
+#![deny(unsafe_code)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use submit_guard_server::{Config, MemoryStore, SqliteStore, Store, app, purge_expired, serve};
+use tracing_subscriber::EnvFilter;
+
+/// Reference server for the IETF Idempotency-Key protocol (submit-guard).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to bind; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// `memory` or `sqlite:PATH`.
+    #[arg(long, default_value = "sqlite:submit-guard.db", value_parser = parse_store)]
+    store: StoreSpec,
+    /// How long keys are remembered, e.g. `24h`, `30s`, `1500ms`.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    retention: Duration,
+    /// How long a claim may stay unfinished before a retry takes it over.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    lock_timeout: Duration,
+    /// Serve this directory at `/` (index.html for `/`).
+    #[arg(long = "static", value_name = "DIR")]
+    static_dir: Option<PathBuf>,
+    /// Enable X-Fault, POST /api/_reset and GET /api/_requests.
+    #[arg(long)]
+    test_mode: bool,
+    /// Reject unsafe requests to protected endpoints without an Idempotency-Key (400).
+    #[arg(long)]
+    require_key: bool,
+    /// Largest request body: bytes, or with a unit (`64KiB`, `1MiB`, `64k`).
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    body_limit: usize,
+}
+
+#[derive(Debug, Clone)]
+enum StoreSpec {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+fn parse_store(s: &str) -> Result<StoreSpec, String> {
+    match s {
+        "memory" => Ok(StoreSpec::Memory),
+        _ => match s.strip_prefix("sqlite:") {
+            Some(path) if !path.is_empty() => Ok(StoreSpec::Sqlite(path.into())),
+            _ => Err(format!("expected `memory` or `sqlite:PATH`, got {s:?}")),
+        },
+    }
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("expected a size like 65536 or 64KiB, got {s:?}"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown size unit {other:?}; use B, KiB or MiB")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+
+    let store: Arc<dyn Store> = match &args.store {
+        StoreSpec::Memory => Arc::new(MemoryStore::new()),
+        StoreSpec::Sqlite(path) => match SqliteStore::open(path) {
+            Ok(store) => Arc::new(store),
+            Err(err) => {
+                eprintln!("submit-guard-server: cannot open {}: {err}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let mut config = Config::new(store);
+    config.retention = args.retention;
+    config.lock_timeout = args.lock_timeout;
+    config.require_key = args.require_key;
+    config.test_mode = args.test_mode;
+    config.body_limit = args.body_limit;
+    config.static_dir = args.static_dir.clone();
+
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("submit-guard-server: cannot bind {}: {err}", args.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("submit-guard-server: no local address: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "listening on http://{addr}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            tracing::warn!("could not write the listening line to stdout");
+        }
+    }
+    tracing::info!(%addr, store = ?args.store, test_mode = args.test_mode, require_key = args.require_key, "serving");
+
+    tokio::spawn(purge_periodically(config.clone()));
+    serve(listener, app(config), shutdown_signal()).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Purges expired keys every `retention / 4`, clamped to 1 s ..= 60 s.
+async fn purge_periodically(config: Config) {
+    let period = (config.retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let config = config.clone();
+        match tokio::task::spawn_blocking(move || purge_expired(&config)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(purged = n, "purged expired idempotency keys"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "purge failed"),
+            Err(err) => tracing::warn!(error = %err, "purge task failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("64k"), Ok(65536));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert!(parse_size("KiB").is_err());
+        assert!(parse_size("1GiB").is_err());
+    }
+
+    #[test]
+    fn stores() {
+        assert!(matches!(parse_store("memory"), Ok(StoreSpec::Memory)));
+        assert!(
+            matches!(parse_store("sqlite:/tmp/x.db"), Ok(StoreSpec::Sqlite(p)) if p.as_os_str() == "/tmp/x.db")
+        );
+        assert!(parse_store("sqlite:").is_err());
+        assert!(parse_store("postgres://x").is_err());
+    }
+
+    #[test]
+    fn defaults_and_durations() {
+        let args = Args::try_parse_from(["s"]).unwrap();
+        assert_eq!(args.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(args.retention, Duration::from_secs(86_400));
+        assert_eq!(args.lock_timeout, Duration::from_secs(30));
+        assert_eq!(args.body_limit, 65536);
+        assert!(!args.test_mode && !args.require_key);
+        let args = Args::try_parse_from([
+            "s",
+            "--retention",
+            "1500ms",
+            "--lock-timeout",
+            "1s",
+            "--store",
+            "memory",
+        ])
+        .unwrap();
+        assert_eq!(args.retention, Duration::from_millis(1500));
+        assert_eq!(args.lock_timeout, Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,238 @@
+//! The HTTP routes, one module per resource, and the glue every handler
+//! shares: [`Effect`] (run domain work in one store transaction under the
+//! request's claim) and [`JsonBody`] (parse a JSON body into a problem-aware
+//! 400).
+
+mod invites;
+mod orders;
+mod orgs;
+mod qr;
+pub(crate) mod testing;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::faults::{self, ActiveFault, Fault, Phase};
+use crate::idempotency::{self, Committed};
+use crate::problem::{self, Problem};
+use crate::protocol::Reply;
+use crate::serve::ConnAbort;
+use crate::store::{Fence, StoreError, Tx, TxOutcome};
+
+/// The API routes: the protected endpoints behind the idempotency layer,
+/// the reads, and (in test mode) the test endpoints.
+pub(crate) fn api(state: &AppState) -> Router<AppState> {
+    let protected = Router::new()
+        .route("/api/orgs", post(orgs::create))
+        .route("/api/invites", post(invites::create))
+        .route("/api/invites/{token}/claim", post(invites::claim))
+        .route("/api/qr/sessions", post(qr::create))
+        .route("/api/orders", post(orders::create))
+        .route("/api/orders/{id}/pay", post(orders::pay))
+        .route("/api/orders/{id}/items", put(orders::update_items))
+        .route_layer(from_fn(faults::before_handler))
+        .route_layer(from_fn_with_state(state.clone(), idempotency::guard));
+    let reads = Router::new()
+        .route("/api/orgs", get(orgs::list))
+        .route("/api/orgs/{id}", get(orgs::get_one))
+        .route("/api/memberships", get(orgs::memberships))
+        .route("/api/invites", get(invites::list))
+        .route("/api/qr/sessions", get(qr::list))
+        .route("/api/orders", get(orders::list))
+        .route("/api/orders/{id}", get(orders::get_one))
+        .route("/api/payments", get(orders::payments))
+        .route_layer(from_fn(faults::before_handler));
+    let mut api = protected.merge(reads);
+    if state.config.test_mode {
+        api = api.merge(testing::routes());
+    }
+    api.route("/api/{*rest}", axum::routing::any(api_not_found))
+}
+
+async fn api_not_found(req: Request) -> Problem {
+    Problem::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Handler glue: the store, the request's claim (if any), its injected fault
+/// (test mode) and its connection.
+pub(crate) struct Effect {
+    state: AppState,
+    fence: Option<Fence>,
+    fault: Option<Fault>,
+    abort: Option<ConnAbort>,
+}
+
+impl FromRequestParts<AppState> for Effect {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            state: state.clone(),
+            fence: parts.extensions.get::<Fence>().cloned(),
+            fault: parts.extensions.get::<ActiveFault>().map(|f| f.0.clone()),
+            abort: parts.extensions.get::<ConnAbort>().cloned(),
+        })
+    }
+}
+
+impl Effect {
+    /// The clock's current time.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.state.config.clock.now_ms()
+    }
+
+    /// Runs `work` in one store transaction. A success reply commits the
+    /// effect and, under a claim, the stored reply with it (conditional on
+    /// the fence); any other reply rolls back. Commit-phase faults strike here.
+    pub(crate) async fn run<F>(self, work: F) -> Response
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send + 'static,
+    {
+        let fault = self.fault.clone();
+        let work = Box::new(move |tx: &mut dyn Tx| {
+            let reply = work(tx)?;
+            if reply.is_success() {
+                match fault {
+                    Some(Fault::FailBeforeCommit) => {
+                        return Ok(injected(&fault, "failed before commit").into_reply());
+                    }
+                    Some(Fault::Kill(Phase::AfterEffect)) => faults::kill_self(Phase::AfterEffect),
+                    _ => {}
+                }
+            }
+            Ok(reply)
+        });
+        let store = self.state.config.store.clone();
+        let fence = self.fence.clone();
+        let outcome =
+            tokio::task::spawn_blocking(move || store.transact(fence.as_ref(), work)).await;
+        let reply = match outcome {
+            Ok(Ok(TxOutcome::Committed(reply))) => reply,
+            Ok(Ok(TxOutcome::RolledBack(reply))) => return reply.into_response(),
+            Ok(Ok(TxOutcome::FenceLost)) => {
+                if let Some(fence) = &self.fence {
+                    let (key, principal) = (&fence.record.key, &fence.record.principal);
+                    tracing::warn!(%key, %principal, fence = fence.fence, "idempotency: stale holder's commit rejected, effect rolled back");
+                }
+                return Problem::new(
+                    StatusCode::CONFLICT,
+                    problem::CLAIM_SUPERSEDED,
+                    "this request's lock on its Idempotency-Key expired and another request took over; its effect was rolled back",
+                )
+                .retry_after(1)
+                .into_response();
+            }
+            Ok(Err(err)) => return Problem::from(err).into_response(),
+            Err(err) => return Problem::internal(err.to_string()).into_response(),
+        };
+        let mut response = match self.fault {
+            Some(Fault::Kill(Phase::AfterStore)) => faults::kill_self(Phase::AfterStore),
+            Some(Fault::FailAfterCommit) => {
+                injected(&self.fault, "failed after commit").into_response()
+            }
+            Some(Fault::DropAfterCommit) => match &self.abort {
+                Some(abort) => {
+                    abort.abort();
+                    return std::future::pending().await;
+                }
+                None => injected(
+                    &self.fault,
+                    "drop-after-commit needs submit_guard_server::serve",
+                )
+                .into_response(),
+            },
+            _ => reply.into_response(),
+        };
+        response.extensions_mut().insert(Committed);
+        response
+    }
+
+    /// Runs read-only `work` on a snapshot.
+    pub(crate) async fn read<F>(self, work: F) -> Response
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send + 'static,
+    {
+        let store = self.state.config.store.clone();
+        match tokio::task::spawn_blocking(move || store.read(Box::new(work))).await {
+            Ok(Ok(reply)) => reply.into_response(),
+            Ok(Err(err)) => Problem::from(err).into_response(),
+            Err(err) => Problem::internal(err.to_string()).into_response(),
+        }
+    }
+}
+
+fn injected(fault: &Option<Fault>, what: &str) -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        problem::INJECTED_FAULT,
+        format!("X-Fault {fault:?}: {what}"),
+    )
+}
+
+/// A JSON request body. JSON is read whatever the declared media type
+/// (`fetch` with a string body sends `text/plain`), except that an
+/// `application/x-www-form-urlencoded` body reads as an object of strings
+/// (last value wins) and `multipart/*` is a 415. Any failure is a 400 problem
+/// (413 over the body limit), before any effect. An empty body reads as `{}`.
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let media = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        if media.starts_with("multipart/") {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                problem::UNSUPPORTED_MEDIA_TYPE,
+                format!("expected a JSON or url-encoded body, got {media}"),
+            ));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), state.config.body_limit)
+            .await
+            .map_err(|err| Problem::from_body_error(&err))?;
+        let parsed = if media == "application/x-www-form-urlencoded" {
+            let object: serde_json::Map<String, serde_json::Value> = form_urlencoded::parse(&bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned().into()))
+                .collect();
+            serde_json::from_value(object.into())
+        } else if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::from_slice(b"{}")
+        } else {
+            serde_json::from_slice(&bytes)
+        };
+        parsed
+            .map(JsonBody)
+            .map_err(|err| Problem::invalid(format!("invalid request body: {err}")))
+    }
+}
+
+/// A 200 JSON reply.
+pub(crate) fn ok_json(value: &impl serde::Serialize) -> Result<Reply, StoreError> {
+    Ok(Reply::json(StatusCode::OK, value))
+}
