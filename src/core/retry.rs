@@ -1,0 +1,309 @@
+//! When to retry an attempt, and how long to wait first.
+//!
+//! Only safe-to-repeat outcomes are retried, always with the same key: network
+//! errors, attempt timeouts and the statuses in `retryOn`. The wait is
+//! exponential backoff with full jitter, unless the server sent `Retry-After`;
+//! a `Retry-After` longer than `maxRetryAfterMs` stops the retries instead.
+
+use std::time::UNIX_EPOCH;
+
+/// The retry settings of a guard, already validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Automatic retries after the first attempt (0–10).
+    pub retries: u32,
+    /// Statuses that may be retried.
+    pub retry_on: StatusSet,
+    /// Base of the exponential backoff, in milliseconds.
+    pub backoff_ms: u32,
+    /// Cap of the exponential backoff, in milliseconds.
+    pub max_backoff_ms: u32,
+    /// The longest `Retry-After` that is honoured, in milliseconds.
+    pub max_retry_after_ms: u32,
+}
+
+/// The statuses retried by default: request timeout, conflict (the original
+/// request is still in progress), too early, too many requests, and the
+/// transient server errors.
+pub const DEFAULT_RETRY_ON: [u16; 8] = [408, 409, 425, 429, 500, 502, 503, 504];
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 2,
+            retry_on: DEFAULT_RETRY_ON.into_iter().collect(),
+            backoff_ms: 300,
+            max_backoff_ms: 5_000,
+            max_retry_after_ms: 60_000,
+        }
+    }
+}
+
+/// A set of HTTP statuses in 100–599, stored as a bit set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusSet {
+    bits: [u64; 8],
+}
+
+impl StatusSet {
+    /// Lowest status the set can hold.
+    pub const MIN: u16 = 100;
+    /// Highest status the set can hold.
+    pub const MAX: u16 = 599;
+
+    fn slot(status: u16) -> Option<(usize, u64)> {
+        (Self::MIN..=Self::MAX).contains(&status).then(|| {
+            let i = usize::from(status - Self::MIN);
+            (i / 64, 1u64 << (i % 64))
+        })
+    }
+
+    /// Adds a status; one outside 100–599 is ignored (options reject it first).
+    pub fn insert(&mut self, status: u16) {
+        if let Some((word, bit)) = Self::slot(status) {
+            if let Some(w) = self.bits.get_mut(word) {
+                *w |= bit;
+            }
+        }
+    }
+
+    /// Whether the set holds `status`.
+    pub fn contains(&self, status: u16) -> bool {
+        Self::slot(status)
+            .and_then(|(word, bit)| self.bits.get(word).map(|w| w & bit != 0))
+            .unwrap_or(false)
+    }
+}
+
+impl FromIterator<u16> for StatusSet {
+    fn from_iter<I: IntoIterator<Item = u16>>(iter: I) -> Self {
+        let mut set = Self::default();
+        for status in iter {
+            set.insert(status);
+        }
+        set
+    }
+}
+
+/// A parsed `Retry-After` header (RFC 9110 §10.2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `delay-seconds`, in milliseconds.
+    Delay(u64),
+    /// An HTTP-date, in milliseconds since the Unix epoch.
+    At(u64),
+}
+
+impl RetryAfter {
+    /// Parses the header value; `None` if it is neither form.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            // Too many digits to fit is simply "very long": stop retrying.
+            let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+            return Some(Self::Delay(seconds.saturating_mul(1000)));
+        }
+        let date = httpdate::parse_http_date(value).ok()?;
+        let ms = date
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        Some(Self::At(ms))
+    }
+
+    /// How long to wait from `now_ms` (milliseconds since the Unix epoch).
+    pub fn delay_ms(self, now_ms: u64) -> u64 {
+        match self {
+            Self::Delay(ms) => ms,
+            Self::At(at) => at.saturating_sub(now_ms),
+        }
+    }
+}
+
+/// What an attempt ended with, as far as retrying is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempted {
+    /// The server answered.
+    Response {
+        /// The response status.
+        status: u16,
+        /// The parsed `Retry-After` header, if any.
+        retry_after: Option<RetryAfter>,
+    },
+    /// The request failed before a response arrived.
+    Network,
+    /// The attempt took longer than `timeoutMs`.
+    Timeout,
+}
+
+impl RetryPolicy {
+    /// Whether the outcome is one that may be retried at all.
+    pub fn is_retryable(&self, outcome: &Attempted) -> bool {
+        match outcome {
+            Attempted::Response { status, .. } => self.retry_on.contains(*status),
+            Attempted::Network | Attempted::Timeout => true,
+        }
+    }
+
+    /// How long to wait before retrying after `attempt` (1-based) ended with
+    /// `outcome`, or `None` to stop: the outcome is final, the retries are used
+    /// up, or the server asked for a longer pause than `maxRetryAfterMs`.
+    ///
+    /// `jitter` is a random number in `[0, 1)`.
+    pub fn retry_after(
+        &self,
+        attempt: u32,
+        outcome: &Attempted,
+        now_ms: u64,
+        jitter: f64,
+    ) -> Option<u64> {
+        if !self.is_retryable(outcome) || attempt > self.retries {
+            return None;
+        }
+        match outcome {
+            Attempted::Response {
+                retry_after: Some(ra),
+                ..
+            } => {
+                let ms = ra.delay_ms(now_ms);
+                (ms <= u64::from(self.max_retry_after_ms)).then_some(ms)
+            }
+            _ => Some(self.backoff_ms(attempt, jitter)),
+        }
+    }
+
+    /// Full-jitter exponential backoff after `attempt` (1-based):
+    /// a uniform wait in `[0, min(maxBackoffMs, backoffMs × 2^(attempt−1)))`.
+    pub fn backoff_ms(&self, attempt: u32, jitter: f64) -> u64 {
+        let doublings = attempt.saturating_sub(1).min(32);
+        let ceiling = u64::from(self.backoff_ms)
+            .saturating_mul(1u64 << doublings)
+            .min(u64::from(self.max_backoff_ms));
+        let jitter = if jitter.is_finite() {
+            jitter.max(0.0)
+        } else {
+            0.0
+        };
+        // `as` truncates and saturates; the wait stays below the ceiling even
+        // where rounding or a bad jitter would reach it.
+        (((ceiling as f64) * jitter) as u64).min(ceiling.saturating_sub(1))
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn response(status: u16) -> Attempted {
+        Attempted::Response {
+            status,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn default_statuses() {
+        let p = RetryPolicy::default();
+        for s in DEFAULT_RETRY_ON {
+            assert!(p.retry_on.contains(s), "{s}");
+        }
+        for s in [200, 201, 400, 401, 403, 404, 410, 422, 501, 505, 99, 600, 0] {
+            assert!(!p.retry_on.contains(s), "{s}");
+        }
+        let edges: StatusSet = [100, 599].into_iter().collect();
+        assert!(edges.contains(100) && edges.contains(599) && !edges.contains(101));
+    }
+
+    #[test]
+    fn retry_table() {
+        let p = RetryPolicy::default();
+        let now = 1_000_000;
+        let ra = |status, ra| Attempted::Response {
+            status,
+            retry_after: Some(ra),
+        };
+        // (attempt, outcome, jitter, expected wait)
+        let table = [
+            (1, response(503), 0.5, Some(150)),
+            (2, response(503), 0.5, Some(300)),
+            (3, response(503), 0.5, None), // retries used up
+            (1, response(201), 0.5, None), // success is final
+            (1, response(422), 0.5, None), // not retryable
+            (1, Attempted::Network, 0.0, Some(0)),
+            (2, Attempted::Timeout, 0.999, Some(599)),
+            (1, ra(409, RetryAfter::Delay(1_000)), 0.5, Some(1_000)),
+            (1, ra(429, RetryAfter::Delay(60_000)), 0.5, Some(60_000)),
+            (1, ra(429, RetryAfter::Delay(60_001)), 0.5, None), // too long: stop
+            (1, ra(503, RetryAfter::At(now + 2_500)), 0.5, Some(2_500)),
+            (1, ra(503, RetryAfter::At(now - 5)), 0.5, Some(0)), // date in the past
+            (1, ra(400, RetryAfter::Delay(1)), 0.5, None),       // status decides first
+        ];
+        for (attempt, outcome, jitter, want) in table {
+            assert_eq!(
+                p.retry_after(attempt, &outcome, now, jitter),
+                want,
+                "{attempt} {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_retries_never_retry() {
+        let p = RetryPolicy {
+            retries: 0,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.retry_after(1, &Attempted::Network, 0, 0.5), None);
+    }
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let p = RetryPolicy::default();
+        let ceilings: Vec<u64> = (1..=7).map(|a| p.backoff_ms(a, 0.999_999_9)).collect();
+        assert_eq!(ceilings, vec![299, 599, 1_199, 2_399, 4_799, 4_999, 4_999]);
+        assert_eq!(p.backoff_ms(u32::MAX, 0.5), 2_500);
+        assert_eq!(p.backoff_ms(1, f64::NAN), 0);
+        assert_eq!(p.backoff_ms(1, 7.0), 299);
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        assert_eq!(RetryAfter::parse("120"), Some(RetryAfter::Delay(120_000)));
+        assert_eq!(RetryAfter::parse(" 0 "), Some(RetryAfter::Delay(0)));
+        assert_eq!(
+            RetryAfter::parse("99999999999999999999999"),
+            Some(RetryAfter::Delay(u64::MAX))
+        );
+        assert_eq!(
+            RetryAfter::parse("Fri, 31 Dec 1999 23:59:59 GMT"),
+            Some(RetryAfter::At(946_684_799_000))
+        );
+        for bad in ["", "-1", "1.5", "soon", "Fri, 31 Dec 1999"] {
+            assert_eq!(RetryAfter::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn backoff_stays_under_its_ceiling(attempt in 1u32..64, jitter in 0.0f64..1.0, base in 0u32..10_000, cap in 0u32..100_000) {
+            let p = RetryPolicy { backoff_ms: base, max_backoff_ms: cap, ..RetryPolicy::default() };
+            let wait = p.backoff_ms(attempt, jitter);
+            prop_assert!(wait <= u64::from(cap));
+            let ceiling = (u64::from(base) << (attempt - 1).min(32)).min(u64::from(cap));
+            prop_assert!(wait <= ceiling);
+            prop_assert!(ceiling == 0 || wait < ceiling);
+        }
+
+        #[test]
+        fn never_more_attempts_than_allowed(retries in 0u32..=10, attempt in 1u32..20, status in 100u16..600) {
+            let p = RetryPolicy { retries, ..RetryPolicy::default() };
+            let wait = p.retry_after(attempt, &response(status), 0, 0.5);
+            if attempt > retries || !p.retry_on.contains(status) {
+                prop_assert_eq!(wait, None);
+            } else {
+                prop_assert!(wait.is_some());
+            }
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! The submission state machine: events in, decisions out.
+//!
+//! A [`Machine`] is one guard's state. The binding feeds it events — a call
+//! wants to submit, an attempt is about to be sent, an attempt ended, the user
+//! aborted or reset — together with the current time and a jitter value, and
+//! it answers with what to do next. It never reads a clock, starts a timer or
+//! touches JavaScript, so every rule here is a table test.
+//!
+//! A submission in flight is identified by a [`FlightId`]. Abort and reset end
+//! the flight at once, so the lock is released synchronously; events that the
+//! old flight's task reports later carry its stale id and change nothing.
+
+use super::key::{Fingerprint, KeyLife};
+use super::retry::{Attempted, RetryAfter, RetryPolicy};
+
+/// The observable state of a guard (`guard.state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Nothing submitted yet, or reset since.
+    Idle,
+    /// A submission is in flight; further calls are deduplicated.
+    Pending,
+    /// The last submission succeeded; the key has been replaced.
+    Succeeded,
+    /// The last submission failed; the key is kept for the retry.
+    Failed,
+}
+
+impl State {
+    /// The name JavaScript sees.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Which entry point started a submission: results are only shared between
+/// calls of the same kind, since a `run` task's value is not a `Response`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `guard.fetch`.
+    Fetch,
+    /// `guard.run`.
+    Run,
+}
+
+/// What a call made while a submission is in flight gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// The in-flight submission's result.
+    #[default]
+    Share,
+    /// An immediate `DUPLICATE` error.
+    Reject,
+}
+
+/// Identifies one submission from its start to its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlightId(u64);
+
+/// Why a submission failed. Each maps to a stable error `code` in JavaScript,
+/// except [`Failure::Thrown`]: a `run` task's own error passes through as is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// A submission is already in flight (`onDuplicate: "reject"`).
+    #[error("a submission is already in flight")]
+    Duplicate,
+    /// The last attempt timed out.
+    #[error("the request timed out")]
+    Timeout,
+    /// The last attempt failed before a response arrived.
+    #[error("the request failed before a response arrived")]
+    Network,
+    /// The submission was aborted or reset.
+    #[error("the submission was aborted")]
+    Aborted,
+    /// The final response was not a success.
+    #[error("the server answered {status}")]
+    Http {
+        /// The final status.
+        status: u16,
+    },
+    /// The caller's code threw: a `run` task, or the `fetch` option.
+    #[error("the caller's code threw")]
+    Thrown,
+    /// Another tab holds the submission lock (`onDuplicate: "reject"`).
+    #[error("another tab is submitting this form")]
+    CrossTab,
+}
+
+impl Failure {
+    /// The stable `code` JavaScript can switch on; `None` for a task's error.
+    pub fn code(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Duplicate => "DUPLICATE",
+            Self::Timeout => "TIMEOUT",
+            Self::Network => "NETWORK",
+            Self::Aborted => "ABORTED",
+            Self::Http { .. } => "HTTP",
+            Self::CrossTab => "CROSS_TAB",
+            Self::Thrown => return None,
+        })
+    }
+}
+
+/// How one attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server answered with `status`.
+    Response {
+        /// The response status (0 for an opaque response).
+        status: u16,
+        /// The parsed `Retry-After` header, if any.
+        retry_after: Option<RetryAfter>,
+    },
+    /// The request failed before a response arrived.
+    Network,
+    /// The attempt took longer than `timeoutMs`.
+    Timeout,
+    /// A `run` task resolved.
+    Completed,
+    /// A `run` task threw or rejected.
+    Threw,
+}
+
+/// What a call made while idle or pending should do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// No submission was in flight: this call starts one.
+    Start(FlightId),
+    /// Hand out the in-flight submission's result; send nothing.
+    Share,
+    /// Reject at once with this failure; send nothing.
+    Reject(Failure),
+}
+
+/// What to do after an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Wait `ms`, then send the next attempt with the same key.
+    Wait {
+        /// Milliseconds to wait.
+        ms: u64,
+    },
+    /// The submission is over; settle the caller's promise.
+    Done(Settle),
+}
+
+/// How to settle the caller's promise once a submission is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// Resolve with the response or the task's value.
+    Resolve,
+    /// Reject with this failure.
+    Reject(Failure),
+}
+
+/// The behaviour settings of a guard, already validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// When and how long to retry.
+    pub policy: RetryPolicy,
+    /// What a call made while a submission is in flight gets.
+    pub on_duplicate: OnDuplicate,
+    /// Whether a final non-2xx rejects (`true`) or resolves with the response.
+    pub throw_http_errors: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            policy: RetryPolicy::default(),
+            on_duplicate: OnDuplicate::Share,
+            throw_http_errors: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Flight {
+    id: FlightId,
+    kind: Kind,
+    /// Whether this flight sent the guard's own key (not a caller's header).
+    uses_key: bool,
+    /// Whether the next attempt may be sent: at the start, and after a wait.
+    ready: bool,
+}
+
+/// One guard's submission state.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    settings: Settings,
+    state: State,
+    key: KeyLife,
+    attempts: u32,
+    flight: Option<Flight>,
+    flights: u64,
+    version: u64,
+}
+
+impl Machine {
+    /// A guard with a fresh key.
+    pub fn new(settings: Settings, key: String) -> Self {
+        Self::with_key(settings, KeyLife::new(key))
+    }
+
+    /// A guard that continues with a key it had before (e.g. restored from
+    /// storage after a reload), so the same payload is sent with the same key.
+    pub fn with_key(settings: Settings, key: KeyLife) -> Self {
+        Self {
+            settings,
+            state: State::Idle,
+            key,
+            attempts: 0,
+            flight: None,
+            flights: 0,
+            version: 0,
+        }
+    }
+
+    /// The settings the guard was made with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The current key.
+    pub fn key(&self) -> &str {
+        self.key.key()
+    }
+
+    /// The key with the payload it was last sent with.
+    pub fn key_life(&self) -> &KeyLife {
+        &self.key
+    }
+
+    /// Attempts made by the current or last submission.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Whether a submission is in flight.
+    pub fn pending(&self) -> bool {
+        self.flight.is_some()
+    }
+
+    /// The submission in flight and its kind, if any.
+    pub fn flight(&self) -> Option<(FlightId, Kind)> {
+        self.flight.map(|f| (f.id, f.kind))
+    }
+
+    /// Grows by one on every observable change (state, key or attempts); the
+    /// binding compares it before and after an event to notify subscribers.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn changed(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
+    fn current(&self, id: FlightId) -> Option<Flight> {
+        self.flight.filter(|f| f.id == id)
+    }
+
+    /// A call wants to submit. Taking the lock is synchronous: of any number
+    /// of calls in one tick, exactly one gets [`Begin::Start`].
+    pub fn begin(&mut self, kind: Kind) -> Begin {
+        match self.flight {
+            None => {
+                self.flights = self.flights.wrapping_add(1);
+                let id = FlightId(self.flights);
+                self.flight = Some(Flight {
+                    id,
+                    kind,
+                    uses_key: false,
+                    ready: true,
+                });
+                self.state = State::Pending;
+                self.attempts = 0;
+                self.changed();
+                Begin::Start(id)
+            }
+            Some(_) if self.settings.on_duplicate == OnDuplicate::Reject => {
+                Begin::Reject(Failure::Duplicate)
+            }
+            // A result of the other kind cannot stand in for this one.
+            Some(f) if f.kind != kind => Begin::Reject(Failure::Duplicate),
+            Some(_) => Begin::Share,
+        }
+    }
+
+    /// The key for flight `id` to send its payload with, or `None` if the
+    /// flight has ended. See [`KeyLife::prepare`] for when it is replaced.
+    pub fn key_for(
+        &mut self,
+        id: FlightId,
+        payload: Option<Fingerprint>,
+        fresh: impl FnOnce() -> String,
+    ) -> Option<String> {
+        let mut flight = self.current(id)?;
+        flight.uses_key = true;
+        self.flight = Some(flight);
+        if self.key.prepare(payload, fresh) {
+            self.changed();
+        }
+        Some(self.key.key().to_owned())
+    }
+
+    /// Flight `id` is about to send an attempt: returns its number (1-based),
+    /// or `None` if nothing should be sent: the flight has ended, or its last
+    /// attempt has not been settled with a [`Step::Wait`].
+    pub fn send(&mut self, id: FlightId) -> Option<u32> {
+        let mut flight = self.current(id).filter(|f| f.ready)?;
+        flight.ready = false;
+        self.flight = Some(flight);
+        self.attempts = self.attempts.saturating_add(1);
+        self.changed();
+        Some(self.attempts)
+    }
+
+    /// An attempt of flight `id` ended with `outcome` at `now_ms`; `jitter` is
+    /// a random number in `[0, 1)` and `fresh` makes the next key, which is
+    /// needed after a success.
+    pub fn settle(
+        &mut self,
+        id: FlightId,
+        outcome: Outcome,
+        now_ms: u64,
+        jitter: f64,
+        fresh: impl FnOnce() -> String,
+    ) -> Step {
+        let Some(mut flight) = self.current(id) else {
+            return Step::Done(Settle::Reject(Failure::Aborted));
+        };
+        let attempted = match outcome {
+            Outcome::Completed => return self.succeed(flight, fresh),
+            Outcome::Threw => return self.fail(id, Failure::Thrown),
+            Outcome::Response { status, .. } if status == 0 || (200..300).contains(&status) => {
+                return self.succeed(flight, fresh);
+            }
+            Outcome::Response {
+                status,
+                retry_after,
+            } => Attempted::Response {
+                status,
+                retry_after,
+            },
+            Outcome::Network => Attempted::Network,
+            Outcome::Timeout => Attempted::Timeout,
+        };
+        let policy = &self.settings.policy;
+        if let Some(ms) = policy.retry_after(self.attempts, &attempted, now_ms, jitter) {
+            flight.ready = true;
+            self.flight = Some(flight);
+            return Step::Wait { ms };
+        }
+        match attempted {
+            Attempted::Response { .. } if !self.settings.throw_http_errors => {
+                self.end(State::Failed);
+                Step::Done(Settle::Resolve)
+            }
+            Attempted::Response { status, .. } => self.fail(id, Failure::Http { status }),
+            Attempted::Network => self.fail(id, Failure::Network),
+            Attempted::Timeout => self.fail(id, Failure::Timeout),
+        }
+    }
+
+    /// Flight `id` failed outside an attempt (its payload could not be read,
+    /// its fetch returned something that is not a response): it ends as
+    /// failed, keeping the key.
+    pub fn fail(&mut self, id: FlightId, failure: Failure) -> Step {
+        if self.current(id).is_some() {
+            self.end(State::Failed);
+        }
+        Step::Done(Settle::Reject(failure))
+    }
+
+    fn succeed(&mut self, flight: Flight, fresh: impl FnOnce() -> String) -> Step {
+        if flight.uses_key {
+            self.key.replace(fresh());
+        }
+        self.end(State::Succeeded);
+        Step::Done(Settle::Resolve)
+    }
+
+    fn end(&mut self, state: State) {
+        self.flight = None;
+        self.state = state;
+        self.changed();
+    }
+
+    /// Aborts the submission in flight, if any: the lock is released at once
+    /// and the key kept, so the next submit resends with the same key.
+    /// Returns the flight that ended.
+    pub fn abort(&mut self) -> Option<FlightId> {
+        let flight = self.flight?;
+        self.end(State::Failed);
+        Some(flight.id)
+    }
+
+    /// Aborts any submission in flight, replaces the key and returns to idle.
+    /// Returns the flight that ended, if any.
+    pub fn reset(&mut self, fresh: String) -> Option<FlightId> {
+        let ended = self.flight.take().map(|f| f.id);
+        self.key.replace(fresh);
+        self.state = State::Idle;
+        self.attempts = 0;
+        self.changed();
+        ended
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;
