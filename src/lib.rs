@@ -1,0 +1,25 @@
+//! submit-guard (docs to come)
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod core;
+pub mod options;
+
+#[cfg(target_arch = "wasm32")]
+mod body;
+#[cfg(target_arch = "wasm32")]
+mod error;
+#[cfg(target_arch = "wasm32")]
+mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod guard;
+
+#[cfg(target_arch = "wasm32")]
+pub use guard::SubmitGuard;
