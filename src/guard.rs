@@ -216,11 +216,11 @@ impl SubmitGuard {
 }
 
 impl Drop for SubmitGuard {
-    /// `free()`: a submission in flight is aborted and listeners are dropped,
-    /// so nothing of the guard runs afterwards.
+    /// `free()`, or the garbage collector: listeners are dropped. A submission
+    /// in flight still settles its promise (call `abort()` first to cancel
+    /// it), so losing the last reference to a guard never cancels a request.
     fn drop(&mut self) {
         self.inner.listeners.clear();
-        self.inner.abort(JsValue::UNDEFINED);
     }
 }
 

@@ -1,0 +1,46 @@
+# submit-guard — two commands for a fresh machine:
+#
+#   make demo   build the package and the demo, serve it on http://127.0.0.1:8080
+#   make test   every test: lints, native, headless Chromium, end to end
+#
+# Both install what they need first (scripts/setup.sh) and skip what is there.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+SERVER := target/debug/submit-guard-server
+CHROMEDRIVER = $(shell command -v chromedriver)
+
+.PHONY: test demo bench setup lint test-native test-browser test-e2e pkg server www clean
+
+test: setup lint test-native test-browser test-e2e
+
+setup:
+	scripts/setup.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p submit-guard --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+test-native:
+	cargo test --workspace
+
+server:
+	cargo build -p submit-guard-server
+
+# The wasm-bindgen tests, in headless Chromium, against a server on loopback.
+test-browser: server
+	scripts/with-server.sh $(SERVER) --store memory --test-mode -- \
+	  wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) -- --test browser
+
+pkg:
+	scripts/build-pkg.sh
+
+test-e2e: pkg server
+	cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec
+
+clean:
+	cargo clean
+	rm -rf pkg www/dist tests/e2e/artifacts node_modules

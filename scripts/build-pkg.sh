@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the npm package in pkg/: the bundler build at its root (Vite with
+# vite-plugin-wasm, webpack), the web build under pkg/web/ (plain
+# <script type="module">, `await init()` first), the React hook, and a
+# package.json with an `exports` map for all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+rm -rf pkg
+# --weak-refs: a guard the garbage collector reclaims is freed too.
+wasm-pack --quiet build --release --weak-refs --target bundler --out-dir pkg --out-name submit_guard
+wasm-pack --quiet build --release --weak-refs --target web --out-dir pkg/web --out-name submit_guard
+rm -f pkg/web/package.json pkg/web/README.md pkg/web/.gitignore pkg/.gitignore
+
+# Size: wasm-pack's own wasm-opt download is off (Cargo.toml); binaryen from
+# npm is used (Debian's is too old for wasm-bindgen's reference types).
+for wasm in pkg/submit_guard_bg.wasm pkg/web/submit_guard_bg.wasm; do
+  node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$wasm" -o "$wasm"
+done
+
+cp js/react.js js/react.d.ts pkg/
+node scripts/package.mjs pkg/package.json
