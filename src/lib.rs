@@ -1,4 +1,4 @@
-//! submit-guard (docs to come)
+#![doc = include_str!("../README.md")]
 #![cfg_attr(
     test,
     allow(
