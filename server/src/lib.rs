@@ -67,6 +67,10 @@
 //! | the key is older than the retention window | treated as new (any fingerprint); purged periodically |
 //! | the store is unavailable (SQLite file locked by another process past `busy_timeout`) | 503 `store-unavailable` + `Retry-After: 1`; the handler's effect does not run |
 //!
+//! A client that goes away mid-request (an aborted `fetch`) releases its
+//! claim when the server notices the closed connection, so its retry runs
+//! at once instead of waiting out the lock timeout.
+//!
 //! Every response to a keyed request carries `Idempotency-Retention:
 //! <seconds>`. CORS allows any origin (no credentials), the methods above,
 //! and the request headers `Idempotency-Key`, `Content-Type`,

@@ -1,5 +1,6 @@
 //! Over real TCP: 1,000 concurrent same-key requests, a connection dropped
-//! after commit, and graceful shutdown, for both stores.
+//! after commit, a client that goes away mid-request, and graceful
+//! shutdown, for both stores.
 
 mod common;
 
@@ -187,6 +188,69 @@ async fn shutdown_lets_in_flight_requests_finish(kind: Kind) {
     );
 }
 
+async fn a_client_that_goes_away_releases_its_key(kind: Kind) {
+    let h = Harness::new(kind);
+    let server = InProcess::start(h.config.clone()).await;
+    let body = r#"{"table":"T1"}"#;
+    let request = format!(
+        "POST /api/qr/sessions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Idempotency-Key: gone-1\r\nX-Fault: delay=60000; times=1\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+        .await
+        .unwrap();
+    let client = Client::new();
+    // Wait until the server holds the key (a twin is refused with 409)…
+    let headers = [
+        ("idempotency-key", "gone-1"),
+        ("x-fault", "delay=60000; times=1"),
+    ];
+    let url = server.url("/api/qr/sessions");
+    let log_url = server.url("/api/_requests");
+    for attempt in 0.. {
+        let log = client.get(&log_url).await.json;
+        if log.as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        assert!(attempt < 1_000, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let twin = client
+        .post(&url, &headers, &json!({ "table": "T1" }))
+        .await
+        .unwrap();
+    assert_eq!(twin.status, StatusCode::CONFLICT);
+    // …then the browser aborts: the connection closes mid-handler. The key
+    // is released at once, long before the 30 s lock timeout (the test's
+    // clock does not even move), so the retry runs instead of waiting.
+    drop(stream);
+    let retried = 'retry: {
+        for _ in 0..500 {
+            let got = client
+                .post(&url, &headers, &json!({ "table": "T1" }))
+                .await
+                .unwrap();
+            if got.status != StatusCode::CONFLICT {
+                break 'retry got;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the abandoned claim was never released");
+    };
+    assert_eq!(retried.status, StatusCode::CREATED);
+    assert!(!retried.replayed());
+    let sessions = client.get(&server.url("/api/qr/sessions")).await.json;
+    assert_eq!(
+        sessions.as_array().unwrap().len(),
+        1,
+        "the abandoned attempt had no effect"
+    );
+    server.stop().await;
+}
+
 macro_rules! per_store_mt {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -208,4 +272,5 @@ per_store_mt!(
     thousand_same_key_requests_make_one_effect,
     drop_after_commit_sends_nothing_and_a_retry_replays,
     shutdown_lets_in_flight_requests_finish,
+    a_client_that_goes_away_releases_its_key,
 );
