@@ -62,9 +62,10 @@ impl RequestLog {
 
     fn finish(&self, (generation, index): (u64, usize), status: StatusCode) {
         let mut log = self.lock();
-        if log.0 == generation
-            && let Some(entry) = log.1.get_mut(index)
-        {
+        if log.0 != generation {
+            return; // reset since: this slot belongs to the old log
+        }
+        if let Some(entry) = log.1.get_mut(index) {
             entry.status = Some(status.as_u16());
         }
     }
