@@ -38,7 +38,18 @@ test-browser: server
 pkg:
 	scripts/build-pkg.sh
 
-test-e2e: pkg server
+# The React demo (www/, Vite) into www/dist, against the package in pkg/.
+www: pkg
+	scripts/setup.sh npm
+	npm run build --workspace www
+
+# The demo on http://127.0.0.1:8080: the server with a SQLite file, serving
+# www/dist, in test mode (the pages' "Simulate" select uses X-Fault).
+demo: setup pkg www server
+	@echo "submit-guard demo: open http://127.0.0.1:8080/ (Ctrl-C stops it)"
+	$(SERVER) --store sqlite:demo.db --static www/dist --test-mode --addr 127.0.0.1:8080
+
+test-e2e: pkg server www
 	cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec
 
 clean:

@@ -1,0 +1,27 @@
+// The demo is built against the package in ../pkg (`make pkg`), which is
+// generated and git-ignored, so it is aliased rather than installed.
+//
+// It is a *development* build (`NODE_ENV=development vite build`, see
+// package.json): StrictMode's double effects, which field report 003 is
+// about, only happen with React's development build.
+import { fileURLToPath } from "node:url";
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vite";
+import wasm from "vite-plugin-wasm";
+
+const pkg = (file) => fileURLToPath(new URL(`../pkg/${file}`, import.meta.url));
+
+export default defineConfig({
+  plugins: [react(), wasm()],
+  resolve: {
+    alias: [
+      { find: /^submit-guard\/react$/, replacement: pkg("react.js") },
+      { find: /^submit-guard$/, replacement: pkg("submit_guard.js") },
+    ],
+    // pkg/react.js imports React from outside www/: use the demo's one copy.
+    dedupe: ["react", "react-dom"],
+  },
+  build: { target: "esnext", chunkSizeWarningLimit: 2000 },
+  // `npm run dev -w www` next to a server on 127.0.0.1:8080.
+  server: { proxy: { "/api": "http://127.0.0.1:8080" } },
+});
