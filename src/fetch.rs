@@ -1,51 +1,44 @@
-//! The fetch, `AbortSignal` and timer glue: one submission, from the call
-//! that takes the lock to the promise it settles.
+//! The fetch, `AbortSignal` and timer glue: the attempts of one submission.
 //!
 //! Every decision is the core's; this module only performs them: it sends an
 //! attempt, races it against the attempt timeout and an abort, feeds the
 //! outcome to [`Machine::settle`](crate::core::state::Machine::settle), and
-//! waits or settles as told.
+//! waits or settles as told. [`crate::submission`] wraps a submission's life
+//! around this (the cross-tab lock, the persisted key).
 
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::future::Future;
 use std::rc::Rc;
-use std::task::Poll;
 
 use futures_channel::oneshot;
-use gloo_timers::future::TimeoutFuture;
+use gloo_events::EventListener;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, DomException, Request, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal, Request, RequestInit, Response};
 
 use crate::body::{Payload, js_string};
 use crate::core::retry::RetryAfter;
-use crate::core::state::{Failure, FlightId, Kind, Outcome, Settle, Step};
+use crate::core::state::{Failure, FlightId, Outcome, Settle, Step};
 use crate::error::{self, Detail, type_error};
 use crate::guard::{Inner, new_key};
 use crate::options::MAX_TIMER_MS;
+use crate::submission::{self, Job};
+use crate::tabs::Holder;
+use crate::wait::{Race, race, sleep};
 
 /// `guard.fetch(input, init)`.
 pub(crate) fn fetch(inner: &Rc<Inner>, input: JsValue, init: Option<RequestInit>) -> Promise {
     if !carries_key(&method_of(&input, init.as_ref())) {
         return passthrough(inner, &input, init.as_ref());
     }
-    if let Some(answer) = inner.try_join(Kind::Fetch) {
+    if let Some(answer) = inner.try_join(crate::core::state::Kind::Fetch) {
         return answer;
     }
     // Anything wrong with the arguments fails here, before the lock is taken.
-    let (template, payload) = match prepare(&input, init.as_ref()) {
-        Ok(prepared) => prepared,
-        Err(e) => return Promise::reject(&e),
-    };
-    let task = inner.clone();
-    inner.launch(Kind::Fetch, move |id, cancelled| {
-        submission(
-            task.clone(),
-            id,
-            send_all(task, id, template, payload, cancelled),
-        )
-    })
+    match prepare(&input, init.as_ref()) {
+        Ok((template, payload)) => submission::start(inner, Job::Fetch { template, payload }),
+        Err(e) => Promise::reject(&e),
+    }
 }
 
 /// `guard.run(task)`.
@@ -53,61 +46,44 @@ pub(crate) fn run(inner: &Rc<Inner>, task: JsValue) -> Promise {
     let Ok(task) = task.dyn_into::<Function>() else {
         return Promise::reject(&type_error("SubmitGuard.run: the task must be a function"));
     };
-    if let Some(answer) = inner.try_join(Kind::Run) {
+    if let Some(answer) = inner.try_join(crate::core::state::Kind::Run) {
         return answer;
     }
-    let shared = inner.clone();
-    inner.launch(Kind::Run, move |id, cancelled| {
-        submission(shared.clone(), id, run_all(shared, id, task, cancelled))
-    })
+    submission::start(inner, Job::Run { task })
 }
 
-/// Runs a submission's body, then makes sure its flight has ended: if the
-/// body stopped on an unexpected JavaScript error before the core settled
-/// it, the flight ends as failed, so the guard is never left locked.
-async fn submission(
-    inner: Rc<Inner>,
-    id: FlightId,
-    body: impl Future<Output = Result<JsValue, JsValue>>,
-) -> Result<JsValue, JsValue> {
-    let result = body.await;
-    inner.update(|m| m.fail(id, Failure::Thrown));
-    result
-}
-
-async fn send_all(
-    inner: Rc<Inner>,
+/// A fetch submission: fingerprints the payload, picks the key, then sends
+/// attempts until the core says stop.
+pub(crate) async fn send_all(
+    inner: &Rc<Inner>,
     id: FlightId,
     template: Request,
     payload: Payload,
-    mut cancelled: oneshot::Receiver<JsValue>,
+    cancelled: &mut oneshot::Receiver<JsValue>,
+    holder: Option<&Holder>,
 ) -> Result<JsValue, JsValue> {
     // The caller's own `signal` aborts the submission like `guard.abort()`.
-    let _on_abort = OnAbort::new(template.signal(), {
-        let inner = inner.clone();
-        move |reason| inner.abort_flight(id, reason)
+    // The request's signal follows the caller's and is ours to listen to.
+    let signal = template.signal();
+    let _on_abort = EventListener::once(&signal, "abort", {
+        let (inner, signal) = (inner.clone(), signal.clone());
+        move |_| inner.abort_flight(id, signal.reason())
     });
     let header = inner.options.header_name.as_str();
     if !template.headers().has(header)? {
-        let fingerprint = match race(
-            payload.fingerprint(&template.method(), &template.url()),
-            0,
-            &mut cancelled,
-        )
-        .await
-        {
+        let (method, url) = (template.method(), template.url());
+        let hashed = payload.fingerprint(&method, &url);
+        let fingerprint = match race(hashed, 0, cancelled).await {
             Race::Done(Ok(fingerprint)) => fingerprint,
             Race::Done(Err(e)) => return Err(e),
             Race::Cancelled(reason) | Race::TimedOut(reason) => return Err(aborted(reason, 0)),
         };
-        let Some(key) = inner.update(|m| m.key_for(id, Some(fingerprint), new_key)) else {
-            return Err(aborted(JsValue::UNDEFINED, 0));
-        };
+        let key = submission::choose_key(inner, id, Some(fingerprint), holder, cancelled).await?;
         template
             .headers()
             .set(header, &wire_key(&key, inner.options.quote_key))?;
     }
-    attempts(&inner, id, &mut cancelled, |_, signal| {
+    attempts(inner, id, cancelled, |_, signal| {
         let inner = inner.clone();
         let template = Request::clone(&template);
         async move { send_one(&inner, &template?, &signal).await }
@@ -115,16 +91,17 @@ async fn send_all(
     .await
 }
 
-async fn run_all(
-    inner: Rc<Inner>,
+/// A `run` submission: picks the key, then runs attempts of the task until
+/// the core says stop.
+pub(crate) async fn run_all(
+    inner: &Rc<Inner>,
     id: FlightId,
     task: Function,
-    mut cancelled: oneshot::Receiver<JsValue>,
+    cancelled: &mut oneshot::Receiver<JsValue>,
+    holder: Option<&Holder>,
 ) -> Result<JsValue, JsValue> {
-    let Some(key) = inner.update(|m| m.key_for(id, None, new_key)) else {
-        return Err(aborted(JsValue::UNDEFINED, 0));
-    };
-    attempts(&inner, id, &mut cancelled, move |attempt, signal| {
+    let key = submission::choose_key(inner, id, None, holder, cancelled).await?;
+    attempts(inner, id, cancelled, move |attempt, signal| {
         let context = Object::new();
         let called = [
             ("key", JsValue::from(&key)),
@@ -208,7 +185,7 @@ where
             Step::Wait { ms } => {
                 discard(&ended.value);
                 let ms = u32::try_from(ms).unwrap_or(MAX_TIMER_MS);
-                if let Race::Cancelled(reason) = race(TimeoutFuture::new(ms), 0, cancelled).await {
+                if let Race::Cancelled(reason) = race(sleep(ms), 0, cancelled).await {
                     return Err(aborted(reason, number));
                 }
             }
@@ -346,7 +323,7 @@ fn wire_key(key: &str, quote: bool) -> String {
 }
 
 /// An `ABORTED` error; the abort reason, if one was given, is its cause.
-fn aborted(reason: JsValue, attempts: u32) -> JsValue {
+pub(crate) fn aborted(reason: JsValue, attempts: u32) -> JsValue {
     let cause = (!reason.is_undefined()).then_some(reason);
     error::failure(
         Failure::Aborted,
@@ -363,72 +340,5 @@ fn discard(value: &JsValue) {
     if let Some(body) = value.dyn_ref::<Response>().and_then(Response::body) {
         // Cancelling an unread body resolves; nothing to wait for.
         let _ = body.cancel();
-    }
-}
-
-/// What won a [`race`].
-enum Race<T> {
-    /// The work finished.
-    Done(T),
-    /// The timeout fired first; holds the reason to abort the work with.
-    TimedOut(JsValue),
-    /// The submission was aborted first; holds the abort reason.
-    Cancelled(JsValue),
-}
-
-/// Runs `work` until it finishes, `timeout_ms` pass (0: never), or the
-/// submission is aborted, whichever is first. An abort wins a tie.
-async fn race<F: Future>(
-    work: F,
-    timeout_ms: u32,
-    cancelled: &mut oneshot::Receiver<JsValue>,
-) -> Race<F::Output> {
-    let mut work = pin!(work);
-    let mut timer = (timeout_ms > 0).then(|| TimeoutFuture::new(timeout_ms));
-    poll_fn(|cx| {
-        if let Poll::Ready(reason) = Pin::new(&mut *cancelled).poll(cx) {
-            // A dropped sender means the flight was ended without a reason.
-            return Poll::Ready(Race::Cancelled(reason.unwrap_or(JsValue::UNDEFINED)));
-        }
-        if let Poll::Ready(done) = work.as_mut().poll(cx) {
-            return Poll::Ready(Race::Done(done));
-        }
-        if let Some(timer) = timer.as_mut() {
-            if Pin::new(timer).poll(cx).is_ready() {
-                let message = format!("submit-guard: the attempt took longer than {timeout_ms} ms");
-                let reason = DomException::new_with_message_and_name(&message, "TimeoutError")
-                    .map_or_else(|_| JsValue::from(message), JsValue::from);
-                return Poll::Ready(Race::TimedOut(reason));
-            }
-        }
-        Poll::Pending
-    })
-    .await
-}
-
-/// Calls `on_abort` with the reason when `signal` aborts, until dropped.
-#[must_use = "dropping it stops listening"]
-struct OnAbort {
-    signal: AbortSignal,
-    _listener: Closure<dyn FnMut()>,
-}
-
-impl OnAbort {
-    fn new(signal: AbortSignal, mut on_abort: impl FnMut(JsValue) + 'static) -> Self {
-        let source = signal.clone();
-        let listener = Closure::<dyn FnMut()>::new(move || on_abort(source.reason()));
-        // The signal is the request's own (it follows the caller's), so its
-        // `onabort` is ours to use.
-        signal.set_onabort(Some(listener.as_ref().unchecked_ref()));
-        Self {
-            signal,
-            _listener: listener,
-        }
-    }
-}
-
-impl Drop for OnAbort {
-    fn drop(&mut self) {
-        self.signal.set_onabort(None);
     }
 }

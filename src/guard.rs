@@ -15,10 +15,15 @@ use js_sys::{Function, Object, Promise, Reflect, Set};
 use wasm_bindgen::prelude::*;
 use web_sys::RequestInit;
 
-use crate::core::key::uuid_v4;
+use gloo_events::EventListener;
+use web_sys::{DomException, PageTransitionEvent};
+
+use crate::attach::Attachment;
+use crate::core::key::{KeyLife, uuid_v4};
 use crate::core::state::{Begin, Failure, FlightId, Kind, Machine};
 use crate::error;
 use crate::options::Options;
+use crate::persist;
 
 #[wasm_bindgen]
 extern "C" {
@@ -56,6 +61,12 @@ export interface SubmitGuardError extends Error {
   cause?: unknown;
 }
 
+/** Options of `guard.attach(form, options)`. */
+export interface SubmitGuardAttachOptions {
+  /** Headers sent with every submission of the form (a CSRF token, say). */
+  headers?: HeadersInit;
+}
+
 /** What a `run` task is given for each attempt. */
 export interface SubmitGuardContext {
   /** The idempotency key to send: the same for every attempt and resubmit. */
@@ -80,6 +91,9 @@ export interface SubmitGuard {
 #[wasm_bindgen]
 pub struct SubmitGuard {
     inner: Rc<Inner>,
+    /// Unlocks a submission left pending when the page is restored from the
+    /// back/forward cache; removed with the guard.
+    _pageshow: Option<EventListener>,
 }
 
 /// What the exported class and its submissions share.
@@ -95,6 +109,11 @@ pub(crate) struct Inner {
     /// `r => r.clone()` as a plain JavaScript function (see [`Inner::answer`]);
     /// `None` where the runtime has no `Response`.
     clone_response: Option<Function>,
+    /// Forms handled by `attach`, kept in step with `pending`.
+    pub(crate) attachments: RefCell<Vec<Rc<Attachment>>>,
+    /// With `persist`: the tab that stored the restored key, checked (once)
+    /// before the key is first sent.
+    pub(crate) restored_from: RefCell<Option<String>>,
 }
 
 /// The binding's handles on the submission in flight.
@@ -118,18 +137,32 @@ impl SubmitGuard {
             Object,
         >,
     ) -> Result<SubmitGuard, JsValue> {
-        let (options, fetch) =
-            crate::options::from_js(options.as_ref().map_or(&JsValue::UNDEFINED, |o| o.as_ref()))?;
-        let machine = Machine::new(options.settings.clone(), new_key());
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        let (options, fetch) = crate::options::from_js(&options)?;
+        let saved = match &options.name {
+            Some(name) if options.persist => {
+                persist::start_tab();
+                persist::restore(name)
+            }
+            _ => None,
+        };
+        let (key, restored_from) = match saved {
+            Some(saved) => (saved.key, Some(saved.tab)),
+            None => (KeyLife::new(new_key()), None),
+        };
+        let inner = Rc::new(Inner {
+            machine: RefCell::new(Machine::with_key(options.settings.clone(), key)),
+            options,
+            fetch,
+            flight: RefCell::new(None),
+            listeners: Set::new(&JsValue::UNDEFINED),
+            clone_response: response_cloner(),
+            attachments: RefCell::new(Vec::new()),
+            restored_from: RefCell::new(restored_from),
+        });
         Ok(Self {
-            inner: Rc::new(Inner {
-                machine: RefCell::new(machine),
-                options,
-                fetch,
-                flight: RefCell::new(None),
-                listeners: Set::new(&JsValue::UNDEFINED),
-                clone_response: response_cloner(),
-            }),
+            _pageshow: on_pageshow(&inner),
+            inner,
         })
     }
 
@@ -188,6 +221,15 @@ impl SubmitGuard {
     /// `"idle"`.
     pub fn reset(&self) {
         let ended = self.inner.flight.borrow_mut().take();
+        if let Some(name) = self
+            .inner
+            .options
+            .name
+            .as_deref()
+            .filter(|_| self.inner.options.persist)
+        {
+            persist::clear(name);
+        }
         self.inner.update(|m| m.reset(new_key()));
         if let Some(flight) = ended {
             let _ = flight.cancel.send(JsValue::UNDEFINED);
@@ -213,15 +255,52 @@ impl SubmitGuard {
             Reflect::get(listeners, &"delete".into())?.dyn_into()?;
         Ok(delete.bind1(listeners, &listener).unchecked_into())
     }
+
+    /// Guards a plain HTML form: its submit (click or Enter) goes through
+    /// `fetch` to the form's `action` with its `method` and `enctype`; its
+    /// submit buttons are disabled and `aria-busy` set while pending;
+    /// `submitguard:success` and `submitguard:error` are dispatched on it.
+    /// Returns the function that detaches and restores the form.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn attach(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "HTMLFormElement")] form: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SubmitGuardAttachOptions")]
+        options: JsValue,
+    ) -> Result<Function, JsValue> {
+        crate::attach::attach(&self.inner, form, options)
+    }
 }
 
 impl Drop for SubmitGuard {
-    /// `free()`, or the garbage collector: listeners are dropped. A submission
-    /// in flight still settles its promise (call `abort()` first to cancel
-    /// it), so losing the last reference to a guard never cancels a request.
+    /// `free()`: listeners are dropped and attached forms detached. A
+    /// submission in flight still settles its promise (call `abort()` first
+    /// to cancel it).
     fn drop(&mut self) {
         self.inner.listeners.clear();
+        let attachments = std::mem::take(&mut *self.inner.attachments.borrow_mut());
+        drop(attachments);
     }
+}
+
+/// Aborts a submission left pending when the page comes back from the
+/// back/forward cache: its request died with the old page, and its button
+/// must not stay disabled. The key is kept, so a resubmit is safe.
+fn on_pageshow(inner: &Rc<Inner>) -> Option<EventListener> {
+    let window = web_sys::window()?;
+    let weak = Rc::downgrade(inner);
+    Some(EventListener::new(&window, "pageshow", move |event| {
+        let restored = event
+            .dyn_ref::<PageTransitionEvent>()
+            .is_some_and(PageTransitionEvent::persisted);
+        if let Some(inner) = weak.upgrade().filter(|_| restored) {
+            let reason = DomException::new_with_message_and_name(
+                "submit-guard: the page was restored from the back/forward cache",
+                "AbortError",
+            );
+            inner.abort(reason.map_or(JsValue::UNDEFINED, JsValue::from));
+        }
+    }))
 }
 
 impl Inner {
@@ -252,6 +331,13 @@ impl Inner {
     }
 
     fn notify(&self) {
+        let attachments = self.attachments.borrow().clone();
+        if !attachments.is_empty() {
+            let pending = self.machine.borrow().pending();
+            for attachment in attachments {
+                attachment.sync(pending);
+            }
+        }
         if self.listeners.size() == 0 {
             return;
         }
@@ -348,6 +434,20 @@ impl Inner {
         if let Some(flight) = ended {
             let _ = flight.cancel.send(reason);
         }
+    }
+
+    /// Detaches the attached form `id`: its listener goes and the form is
+    /// restored.
+    pub(crate) fn detach(&self, id: u32) {
+        let detached: Vec<_> = {
+            let mut attachments = self.attachments.borrow_mut();
+            let (gone, kept) = std::mem::take(&mut *attachments)
+                .into_iter()
+                .partition(|a| a.id() == id);
+            *attachments = kept;
+            gone
+        };
+        drop(detached);
     }
 
     /// Aborts flight `id` if it is still the one in flight (the caller's own

@@ -13,6 +13,8 @@ pub mod core;
 pub mod options;
 
 #[cfg(target_arch = "wasm32")]
+mod attach;
+#[cfg(target_arch = "wasm32")]
 mod body;
 #[cfg(target_arch = "wasm32")]
 mod error;
@@ -20,6 +22,14 @@ mod error;
 mod fetch;
 #[cfg(target_arch = "wasm32")]
 mod guard;
+#[cfg(target_arch = "wasm32")]
+mod persist;
+#[cfg(target_arch = "wasm32")]
+mod submission;
+#[cfg(target_arch = "wasm32")]
+mod tabs;
+#[cfg(target_arch = "wasm32")]
+mod wait;
 
 #[cfg(target_arch = "wasm32")]
 pub use guard::SubmitGuard;

@@ -34,6 +34,12 @@ pub struct RawOptions {
     pub on_duplicate: Option<String>,
     /// `throwHttpErrors`
     pub throw_http_errors: Option<bool>,
+    /// `name`
+    pub name: Option<String>,
+    /// `crossTab`
+    pub cross_tab: Option<bool>,
+    /// `persist`
+    pub persist: Option<bool>,
     /// `fetch`: kept as the JavaScript value, checked to be a function.
     #[cfg(target_arch = "wasm32")]
     #[serde(with = "serde_wasm_bindgen::preserve")]
@@ -41,7 +47,7 @@ pub struct RawOptions {
 }
 
 /// Every option with the JavaScript type it takes, for error messages.
-pub const OPTIONS: [(&str, &str); 11] = [
+pub const OPTIONS: [(&str, &str); 14] = [
     ("headerName", "a string"),
     ("quoteKey", "a boolean"),
     ("timeoutMs", "a number"),
@@ -53,6 +59,9 @@ pub const OPTIONS: [(&str, &str); 11] = [
     ("onDuplicate", "a string"),
     ("throwHttpErrors", "a boolean"),
     ("fetch", "a function"),
+    ("name", "a string"),
+    ("crossTab", "a boolean"),
+    ("persist", "a boolean"),
 ];
 
 /// The largest delay a browser timer takes (2³¹ − 1 ms, about 24.8 days).
@@ -69,6 +78,12 @@ pub struct Options {
     pub quote_key: bool,
     /// Per-attempt timeout in milliseconds; 0 means none.
     pub timeout_ms: u32,
+    /// The form's identity across tabs and reloads.
+    pub name: Option<String>,
+    /// Whether one tab at a time submits this form (Web Locks).
+    pub cross_tab: bool,
+    /// Whether the pending key survives a reload (`sessionStorage`).
+    pub persist: bool,
 }
 
 impl Default for Options {
@@ -78,6 +93,9 @@ impl Default for Options {
             header_name: "Idempotency-Key".to_owned(),
             quote_key: false,
             timeout_ms: 30_000,
+            name: None,
+            cross_tab: false,
+            persist: false,
         }
     }
 }
@@ -142,6 +160,17 @@ impl OptionError {
             kind: OptionErrorKind::Type,
             option: option.to_owned(),
             problem,
+        }
+    }
+
+    /// An option that needs another one that is missing.
+    pub fn needs(option: &str, needed_by: &str) -> Self {
+        Self {
+            kind: OptionErrorKind::Type,
+            option: option.to_owned(),
+            problem: format!(
+                "is required when `{needed_by}` is on: it names the form across tabs and reloads"
+            ),
         }
     }
 
@@ -258,6 +287,25 @@ impl RawOptions {
                 MAX_TIMER_MS,
             )?,
         };
+        let name = match &self.name {
+            Some(name) if name.is_empty() => {
+                return Err(OptionError::range(
+                    "name",
+                    "must be a non-empty string".to_owned(),
+                ));
+            }
+            name => name.clone(),
+        };
+        let cross_tab = self.cross_tab.unwrap_or(false);
+        let persist = self.persist.unwrap_or(false);
+        if name.is_none() {
+            if cross_tab {
+                return Err(OptionError::needs("name", "crossTab"));
+            }
+            if persist {
+                return Err(OptionError::needs("name", "persist"));
+            }
+        }
         Ok(Options {
             settings: Settings {
                 policy,
@@ -274,6 +322,9 @@ impl RawOptions {
                 defaults.timeout_ms,
                 MAX_TIMER_MS,
             )?,
+            name,
+            cross_tab,
+            persist,
         })
     }
 }
@@ -305,6 +356,12 @@ export interface SubmitGuardOptions {
   throwHttpErrors?: boolean;
   /** The `fetch` to call, with a `Request` and an init holding the attempt's signal. Default: the global `fetch` at call time. */
   fetch?: (input: Request, init: RequestInit) => Promise<Response>;
+  /** The form's identity across tabs and reloads; required by `crossTab` and `persist`. */
+  name?: string;
+  /** One tab at a time submits this form (Web Locks); the others share its result (`"share"`) or reject with `CROSS_TAB` (`"reject"`). Default `false`. */
+  crossTab?: boolean;
+  /** Keep the pending key in `sessionStorage`, so a resubmit after a reload is replayed, not repeated. Default `false`. */
+  persist?: boolean;
 }
 "#;
 
@@ -458,6 +515,9 @@ mod tests {
             max_retry_after_ms: Some(f64::from(MAX_TIMER_MS)),
             on_duplicate: Some("reject".into()),
             throw_http_errors: Some(false),
+            name: Some("signup".into()),
+            cross_tab: Some(true),
+            persist: Some(true),
             ..RawOptions::default()
         };
         let o = raw.validate().unwrap();
@@ -479,6 +539,52 @@ mod tests {
         assert!(!p.retry_on.contains(500));
         assert_eq!(o.settings.on_duplicate, OnDuplicate::Reject);
         assert!(!o.settings.throw_http_errors);
+        assert_eq!(
+            (o.name.as_deref(), o.cross_tab, o.persist),
+            (Some("signup"), true, true)
+        );
+    }
+
+    #[test]
+    fn cross_tab_and_persist_need_a_name() {
+        for (raw, needed_by) in [
+            (
+                RawOptions {
+                    cross_tab: Some(true),
+                    ..Default::default()
+                },
+                "crossTab",
+            ),
+            (
+                RawOptions {
+                    persist: Some(true),
+                    ..Default::default()
+                },
+                "persist",
+            ),
+        ] {
+            let err = raw.validate().unwrap_err();
+            assert_eq!(
+                (err.kind, err.option.as_str()),
+                (OptionErrorKind::Type, "name")
+            );
+            assert!(
+                err.to_string()
+                    .contains(&format!("required when `{needed_by}` is on")),
+                "{err}"
+            );
+        }
+        let off = RawOptions {
+            cross_tab: Some(false),
+            persist: Some(false),
+            ..Default::default()
+        };
+        assert!(off.validate().is_ok());
+        let empty = RawOptions {
+            name: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(empty.validate().unwrap_err().kind, OptionErrorKind::Range);
     }
 
     #[test]

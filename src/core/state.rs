@@ -338,6 +338,32 @@ impl Machine {
         jitter: f64,
         fresh: impl FnOnce() -> String,
     ) -> Step {
+        self.decide(id, outcome, Some((now_ms, jitter)), fresh)
+    }
+
+    /// Flight `id` ends with the outcome another tab's submission of the same
+    /// form reached (cross-tab sharing): classified like [`Machine::settle`],
+    /// but never retried here, since the other tab already retried.
+    pub fn conclude(
+        &mut self,
+        id: FlightId,
+        outcome: Outcome,
+        fresh: impl FnOnce() -> String,
+    ) -> Settle {
+        match self.decide(id, outcome, None, fresh) {
+            Step::Done(settle) => settle,
+            // Unreachable without a retry clock; fail safe rather than hang.
+            Step::Wait { .. } => self.fail_settle(id, Failure::Network),
+        }
+    }
+
+    fn decide(
+        &mut self,
+        id: FlightId,
+        outcome: Outcome,
+        retry: Option<(u64, f64)>,
+        fresh: impl FnOnce() -> String,
+    ) -> Step {
         let Some(mut flight) = self.current(id) else {
             return Step::Done(Settle::Reject(Failure::Aborted));
         };
@@ -358,7 +384,10 @@ impl Machine {
             Outcome::Timeout => Attempted::Timeout,
         };
         let policy = &self.settings.policy;
-        if let Some(ms) = policy.retry_after(self.attempts, &attempted, now_ms, jitter) {
+        let wait = retry.and_then(|(now_ms, jitter)| {
+            policy.retry_after(self.attempts, &attempted, now_ms, jitter)
+        });
+        if let Some(ms) = wait {
             flight.ready = true;
             self.flight = Some(flight);
             return Step::Wait { ms };
@@ -372,6 +401,28 @@ impl Machine {
             Attempted::Network => self.fail(id, Failure::Network),
             Attempted::Timeout => self.fail(id, Failure::Timeout),
         }
+    }
+
+    fn fail_settle(&mut self, id: FlightId, failure: Failure) -> Settle {
+        match self.fail(id, failure) {
+            Step::Done(settle) => settle,
+            Step::Wait { .. } => Settle::Reject(failure),
+        }
+    }
+
+    /// Flight `id` continues with `key` instead of the guard's own: the key
+    /// another tab already sent this form's payload with, or a fresh one in
+    /// place of a key restored from storage that belongs to another live tab.
+    /// Returns `false` if the flight has ended.
+    pub fn adopt(&mut self, id: FlightId, key: KeyLife) -> bool {
+        if self.current(id).is_none() {
+            return false;
+        }
+        if self.key != key {
+            self.key = key;
+            self.changed();
+        }
+        true
     }
 
     /// Flight `id` failed outside an attempt (its payload could not be read,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::key::KeyLife;
 use proptest::prelude::*;
 
 /// Makes keys "k1", "k2", … so tests can say which key should be current.
@@ -284,6 +285,83 @@ fn run_tasks_keep_the_key_until_success() {
     assert_eq!(m.key_for(id, None, || keys.next()).as_deref(), Some("k1"));
     m.send(id);
     m.settle(id, Outcome::Completed, 0, 0.5, || keys.next());
+    assert_eq!(m.key(), "k2");
+}
+
+#[test]
+fn a_result_shared_by_another_tab_is_final() {
+    let no_throw = Settings {
+        throw_http_errors: false,
+        ..Settings::default()
+    };
+    // (settings, outcome, settle, state): a 503 is not retried here.
+    let table = [
+        (
+            Settings::default(),
+            status(201),
+            Settle::Resolve,
+            State::Succeeded,
+        ),
+        (
+            Settings::default(),
+            status(503),
+            Settle::Reject(Failure::Http { status: 503 }),
+            State::Failed,
+        ),
+        (
+            Settings::default(),
+            Outcome::Network,
+            Settle::Reject(Failure::Network),
+            State::Failed,
+        ),
+        (no_throw, status(503), Settle::Resolve, State::Failed),
+    ];
+    for (settings, outcome, settle, state) in table {
+        let (mut m, mut keys) = machine(settings);
+        let id = start(&mut m, Kind::Fetch);
+        assert_eq!(
+            m.conclude(id, outcome, || keys.next()),
+            settle,
+            "{outcome:?}"
+        );
+        assert_eq!(
+            (m.state(), m.key()),
+            (state, "k1"),
+            "our own key was not sent: kept"
+        );
+    }
+    let (mut m, mut keys) = machine(Settings::default());
+    let id = start(&mut m, Kind::Fetch);
+    m.abort();
+    assert_eq!(
+        m.conclude(id, status(201), || keys.next()),
+        Settle::Reject(Failure::Aborted)
+    );
+}
+
+#[test]
+fn adopting_a_key_sent_elsewhere_keeps_it_for_the_same_payload() {
+    let (mut m, mut keys) = machine(Settings::default());
+    let id = start(&mut m, Kind::Fetch);
+    assert!(m.adopt(id, KeyLife::restored("other-tab".into(), FP1)));
+    assert_eq!(m.key(), "other-tab");
+    assert_eq!(
+        m.key_for(id, FP1, || keys.next()).as_deref(),
+        Some("other-tab")
+    );
+    m.abort();
+    let id = start(&mut m, Kind::Fetch);
+    assert!(m.adopt(id, KeyLife::restored("other-tab".into(), FP1)));
+    assert_eq!(
+        m.key_for(id, FP2, || keys.next()).as_deref(),
+        Some("k2"),
+        "another payload: a new key"
+    );
+    m.abort();
+    assert!(
+        !m.adopt(id, KeyLife::new("late".into())),
+        "an ended flight adopts nothing"
+    );
     assert_eq!(m.key(), "k2");
 }
 
