@@ -2,14 +2,16 @@
 //! `BroadcastChannel`, both named `submit-guard:<name>`.
 //!
 //! A submission asks for the lock with `ifAvailable`. The tab that gets it is
-//! the *holder*: it submits, announces its key on the channel, broadcasts the
-//! result, and only then releases the lock. A tab that finds the lock held is
-//! a *waiter*: with `onDuplicate: "reject"` it fails at once with
-//! `CROSS_TAB`; with `"share"` it queues for the lock and listens. When the
-//! result arrives it settles with it, sending nothing. If the lock comes free
-//! without a result (the holder was aborted, or its tab closed), the waiter
-//! becomes the holder and submits itself — with the previous holder's key
-//! when its payload is the same, so the server replays rather than repeats.
+//! the *holder*: it records its key and payload fingerprint in `localStorage`
+//! (`submit-guard:<name>:flight`), submits, broadcasts the result, and only
+//! then releases the lock. A tab that finds the lock held is a *waiter*: with
+//! `onDuplicate: "reject"` it fails at once with `CROSS_TAB`; with `"share"`
+//! it queues for the lock and listens. When the result arrives it settles with
+//! it, sending nothing. If the lock comes free without a result (the holder
+//! was aborted, or its tab closed mid-flight), the waiter becomes the holder
+//! and submits itself — with the recorded key when its payload is the same,
+//! so the server replays rather than repeats. The record is removed after a
+//! success; after a failure it stays, like a guard's key, for the resubmit.
 //!
 //! Where `navigator.locks` or `BroadcastChannel` is missing (an insecure
 //! context, an old browser) a submission proceeds as if alone: the same-tab
@@ -135,27 +137,20 @@ pub(crate) enum Entered {
     Aborted(JsValue),
 }
 
-/// What the last holder announced: its key and payload.
-#[derive(Clone)]
-pub(crate) struct Announced {
+/// A key some tab sent this form's payload with, and that payload.
+pub(crate) struct Recorded {
     pub key: String,
     pub payload: Option<Fingerprint>,
 }
 
 /// This tab's turn at submitting the form.
 pub(crate) struct Holder {
+    name: String,
     channel: Option<BroadcastChannel>,
     lock: HeldLock,
-    /// The key the previous holder sent, to reuse for the same payload.
-    pub adopt: Option<Announced>,
-}
-
-/// Messages a waiter has heard.
-#[derive(Default)]
-struct Heard {
-    started: Option<Announced>,
-    done: Option<JsValue>,
-    wake: Option<oneshot::Sender<()>>,
+    /// The key recorded by an earlier holder that did not succeed, to reuse
+    /// for the same payload.
+    pub adopt: Option<Recorded>,
 }
 
 /// Enters the cross-tab protocol for the form `name`.
@@ -164,45 +159,35 @@ pub(crate) async fn enter(
     share: bool,
     cancelled: &mut oneshot::Receiver<JsValue>,
 ) -> Result<Entered, JsValue> {
-    let (Some(locks), Ok(channel)) = (lock_manager(), BroadcastChannel::new(&channel_name(name)))
-    else {
+    let lock_name = channel_name(name);
+    let (Some(locks), Ok(channel)) = (lock_manager(), BroadcastChannel::new(&lock_name)) else {
         return Ok(Entered::Alone);
     };
-    let lock_name = channel_name(name);
-    // Listen before asking, so no message falls between the two.
-    let heard = Rc::new(RefCell::new(Heard::default()));
+    let holder = |lock| Entered::Holder(Holder::new(name, channel.clone(), lock));
+    // Listen before asking, so no result falls between the two.
+    let done = Rc::new(RefCell::new(None::<JsValue>));
+    let (wake, woken) = oneshot::channel::<()>();
     let listener = {
-        let heard = heard.clone();
+        let (done, wake) = (done.clone(), RefCell::new(Some(wake)));
         EventListener::new(&channel, "message", move |event| {
             let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
                 return;
             };
-            let mut heard = heard.borrow_mut();
-            match Reflect::get(&data, &"t".into())
+            if Reflect::get(&data, &"t".into())
                 .ok()
                 .and_then(|t| t.as_string())
                 .as_deref()
+                == Some("done")
             {
-                Some("start") => heard.started = read_announced(&data),
-                Some("done") => {
-                    heard.done = Some(data);
-                    if let Some(wake) = heard.wake.take() {
-                        let _ = wake.send(());
-                    }
+                *done.borrow_mut() = Some(data);
+                if let Some(wake) = wake.borrow_mut().take() {
+                    let _ = wake.send(());
                 }
-                _ => {}
             }
         })
     };
     match race(acquire(&locks, &lock_name, true, None), 0, cancelled).await {
-        Race::Done(Ok(Some(lock))) => {
-            drop(listener);
-            return Ok(Entered::Holder(Holder {
-                channel: Some(channel),
-                lock,
-                adopt: None,
-            }));
-        }
+        Race::Done(Ok(Some(lock))) => return Ok(holder(lock)),
         Race::Done(Ok(None)) => {}
         Race::Done(Err(e)) => return Err(e),
         Race::Cancelled(reason) | Race::TimedOut(reason) => return Ok(Entered::Aborted(reason)),
@@ -212,10 +197,12 @@ pub(crate) async fn enter(
     }
     // Queue for the lock and listen: the holder's result usually comes first.
     let queue = web_sys::AbortController::new()?;
-    let (wake, woken) = oneshot::channel();
-    heard.borrow_mut().wake = Some(wake);
     let signal = queue.signal();
-    let waiting = either(woken, acquire(&locks, &lock_name, false, Some(&signal)));
+    let mut woken = woken;
+    let waiting = either(
+        &mut woken,
+        acquire(&locks, &lock_name, false, Some(&signal)),
+    );
     let turn = match race(waiting, 0, cancelled).await {
         Race::Done(Either::Left(_)) => None,
         Race::Done(Either::Right(granted)) => Some(granted?),
@@ -224,58 +211,70 @@ pub(crate) async fn enter(
             return Ok(Entered::Aborted(reason));
         }
     };
-    let mut lock = match turn {
-        Some(Some(lock)) => lock,
+    let lock = match turn {
         // Woken by the result: stop queueing.
         None => {
             queue.abort();
-            return Ok(shared_or_alone(&heard));
+            return Ok(settle_with(&done));
         }
+        Some(Some(lock)) => lock,
         Some(None) => return Ok(Entered::Alone),
     };
     // Granted: the holder let go. Its result, posted just before, may still
     // be on its way.
-    if heard.borrow().done.is_none() {
-        let (wake, woken) = oneshot::channel();
-        heard.borrow_mut().wake = Some(wake);
-        let _ = either(woken, sleep(GRACE_MS)).await;
+    if done.borrow().is_none() {
+        let _ = either(&mut woken, sleep(GRACE_MS)).await;
     }
-    if heard.borrow().done.is_some() {
-        lock.release();
-        return Ok(shared_or_alone(&heard));
+    if done.borrow().is_some() {
+        drop(lock);
+        return Ok(settle_with(&done));
     }
     drop(listener);
-    let adopt = heard.borrow_mut().started.take();
-    Ok(Entered::Holder(Holder {
-        channel: Some(channel),
-        lock,
-        adopt,
-    }))
+    Ok(holder(lock))
 }
 
-fn shared_or_alone(heard: &RefCell<Heard>) -> Entered {
-    match heard.borrow_mut().done.take() {
+fn settle_with(done: &RefCell<Option<JsValue>>) -> Entered {
+    match done.borrow_mut().take() {
         Some(done) => shared(&done),
         None => Entered::Alone,
     }
 }
 
 impl Holder {
-    /// Tells waiting tabs which key this submission is sent with.
+    fn new(name: &str, channel: BroadcastChannel, lock: HeldLock) -> Self {
+        Self {
+            name: name.to_owned(),
+            channel: Some(channel),
+            lock,
+            adopt: recorded(name),
+        }
+    }
+
+    /// Records the key this submission is sent with, for the next holder.
     pub(crate) fn started(&self, key: &str, payload: Option<Fingerprint>) {
-        let message = Object::new();
-        let _ = Reflect::set(&message, &"t".into(), &"start".into());
-        let _ = Reflect::set(&message, &"key".into(), &key.into());
+        let Some(storage) = local_storage() else {
+            return;
+        };
+        let record = Object::new();
+        let _ = Reflect::set(&record, &"key".into(), &key.into());
         let payload = payload.map_or(JsValue::NULL, |p| p.to_hex().into());
-        let _ = Reflect::set(&message, &"payload".into(), &payload);
-        self.post(&message);
+        let _ = Reflect::set(&record, &"payload".into(), &payload);
+        if let Ok(text) = js_sys::JSON::stringify(&record) {
+            let _ = storage.set_item(&record_name(&self.name), &String::from(text));
+        }
     }
 
     /// Broadcasts the result (unless the submission was aborted: then the
-    /// next tab submits itself) and releases the lock.
+    /// next tab submits itself), forgets the key after a success, and
+    /// releases the lock.
     pub(crate) async fn finish(mut self, result: &Result<JsValue, JsValue>) {
         if let Some(message) = done_message(result).await {
             self.post(&message);
+        }
+        if succeeded(result) {
+            if let Some(storage) = local_storage() {
+                let _ = storage.remove_item(&record_name(&self.name));
+            }
         }
         self.lock.release();
         if let Some(channel) = self.channel.take() {
@@ -305,17 +304,38 @@ impl Drop for Holder {
     }
 }
 
+fn succeeded(result: &Result<JsValue, JsValue>) -> bool {
+    match result {
+        Ok(value) => value
+            .dyn_ref::<Response>()
+            .is_none_or(|r| r.ok() || r.status() == 0),
+        Err(_) => false,
+    }
+}
+
 fn channel_name(name: &str) -> String {
     format!("submit-guard:{name}")
 }
 
-fn read_announced(data: &JsValue) -> Option<Announced> {
-    let key = Reflect::get(data, &"key".into()).ok()?.as_string()?;
-    let payload = Reflect::get(data, &"payload".into())
+fn record_name(name: &str) -> String {
+    format!("submit-guard:{name}:flight")
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    let storage = Reflect::get(&js_sys::global(), &"localStorage".into()).ok()?;
+    storage.is_object().then(|| storage.unchecked_into())
+}
+
+/// The key recorded by the last holder of form `name`, if any.
+fn recorded(name: &str) -> Option<Recorded> {
+    let text = local_storage()?.get_item(&record_name(name)).ok()??;
+    let record = js_sys::JSON::parse(&text).ok()?;
+    let key = Reflect::get(&record, &"key".into()).ok()?.as_string()?;
+    let payload = Reflect::get(&record, &"payload".into())
         .ok()
         .and_then(|p| p.as_string())
         .and_then(|p| Fingerprint::from_hex(&p));
-    Some(Announced { key, payload })
+    Some(Recorded { key, payload })
 }
 
 /// The message describing a finished submission, or `None` if it was aborted.

@@ -95,8 +95,9 @@ export function staticDir(files) {
 }
 
 /** Headless Chromium from the system (no browser download). */
-export function launch() {
+export function launch(options = {}) {
   return chromium.launch({
+    ...options,
     executablePath: CHROMIUM,
     args: [
       "--no-sandbox",
