@@ -187,6 +187,7 @@ impl OptionError {
 }
 
 /// A number as JavaScript would print it (`NaN`, `Infinity`, `1.5`, `11`).
+#[cfg(not(target_arch = "wasm32"))]
 fn js_number(v: f64) -> String {
     match v {
         v if v.is_nan() => "NaN".to_owned(),
@@ -194,6 +195,13 @@ fn js_number(v: f64) -> String {
         f64::NEG_INFINITY => "-Infinity".to_owned(),
         v => v.to_string(),
     }
+}
+
+/// A number as JavaScript prints it: by JavaScript, which keeps Rust's float
+/// formatting (some 15 KB) out of the WebAssembly.
+#[cfg(target_arch = "wasm32")]
+fn js_number(v: f64) -> String {
+    crate::body::js_string(&v.into()).unwrap_or_default()
 }
 
 fn integer(option: &str, value: Option<f64>, default: u32, max: u32) -> Result<u32, OptionError> {
@@ -392,41 +400,16 @@ pub(crate) fn from_js(
         .filter_map(|k| k.as_string())
         .collect();
     OptionError::check_names(names.iter().map(String::as_str)).map_err(|e| option_error(&e))?;
-    let deserializer = serde_wasm_bindgen::Deserializer::from(value.clone());
-    let raw: RawOptions = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let mut segments = e.path().iter();
-        let named = match segments.next() {
-            Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
-            _ => None,
-        };
-        // For `retryOn: [503, "x"]`, the element that is wrong.
-        let index = match segments.next() {
-            Some(serde_path_to_error::Segment::Seq { index }) => u32::try_from(*index).ok(),
-            _ => None,
-        };
-        // An unknown field is reported before its key joins the path; serde's
-        // message names it between backticks.
-        let message = e.inner().to_string();
-        let unknown = message
-            .strip_prefix("unknown field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_owned);
-        match (unknown, named) {
-            (Some(name), _) => option_error(&OptionError::unknown(&name)),
-            (None, Some(name)) => {
-                let got = js_sys::Reflect::get(value, &name.as_str().into()).unwrap_or_default();
-                let got = match index {
-                    Some(i) => format!(
-                        "an array holding {}",
-                        describe(&js_sys::Reflect::get_u32(&got, i).unwrap_or_default())
-                    ),
-                    None => describe(&got),
-                };
-                option_error(&OptionError::wrong_type(&name, &got))
-            }
-            (None, None) => type_error(&format!("SubmitGuard options: {message}")),
+    // Types are checked here, per option, so the error names the option and
+    // what it got; serde then reads values of the right type.
+    for (name, expected) in OPTIONS {
+        let got = js_sys::Reflect::get(value, &name.into())?;
+        if let Some(problem) = wrong_type(expected, &got) {
+            return Err(option_error(&OptionError::wrong_type(name, &problem)));
         }
-    })?;
+    }
+    let raw: RawOptions = serde_wasm_bindgen::from_value(value.clone())
+        .map_err(|e| type_error(&format!("SubmitGuard options: {e}")))?;
     let options = raw.validate().map_err(|e| option_error(&e))?;
     let fetch = match raw.fetch {
         f if f.is_undefined() || f.is_null() => None,
@@ -441,6 +424,32 @@ pub(crate) fn from_js(
         },
     };
     Ok((options, fetch))
+}
+
+/// What is wrong with `got` for an option taking `expected` (as written in
+/// [`OPTIONS`]), or `None` if it fits. `undefined` and `null` always fit.
+#[cfg(target_arch = "wasm32")]
+fn wrong_type(expected: &str, got: &wasm_bindgen::JsValue) -> Option<String> {
+    if got.is_undefined() || got.is_null() {
+        return None;
+    }
+    let fits = match expected {
+        "a number" => got.as_f64().is_some(),
+        "a boolean" => got.as_bool().is_some(),
+        "a string" => got.as_string().is_some(),
+        "a function" => got.is_function(),
+        _ => {
+            if !js_sys::Array::is_array(got) {
+                return Some(describe(got));
+            }
+            let list: &js_sys::Array = wasm_bindgen::JsCast::unchecked_ref(got);
+            return list
+                .iter()
+                .find(|item| item.as_f64().is_none())
+                .map(|item| format!("an array holding {}", describe(&item)));
+        }
+    };
+    (!fits).then(|| describe(got))
 }
 
 /// A short description of a JavaScript value for error messages.
