@@ -30,7 +30,9 @@ pub(crate) struct Attachment {
     form: HtmlFormElement,
     /// `options.headers`, sent with every submission.
     headers: Option<JsValue>,
-    guard: Weak<Inner>,
+    /// Strong: an attached form keeps its guard alive (even once the guard
+    /// object is freed or collected) until it is detached.
+    guard: Rc<Inner>,
     /// What was changed while pending, to restore: each submit button with
     /// its own `disabled`, and the form's `aria-busy` attribute.
     busy: RefCell<Option<Busy>>,
@@ -55,9 +57,7 @@ thread_local! {
             all.iter().filter_map(Weak::upgrade).find(|a| a.id == id)
         });
         if let Some(attachment) = attachment {
-            if let Some(guard) = attachment.guard.upgrade() {
-                guard.detach(id);
-            }
+                        attachment.guard.detach(id);
         }
     });
 }
@@ -81,7 +81,7 @@ pub(crate) fn attach(
         id,
         form: form.clone(),
         headers,
-        guard: Rc::downgrade(inner),
+        guard: inner.clone(),
         busy: RefCell::new(None),
         submit: RefCell::new(None),
     });
@@ -142,9 +142,7 @@ impl Attachment {
     }
 
     fn on_submit(&self, event: &Event) {
-        let Some(guard) = self.guard.upgrade() else {
-            return;
-        };
+        let guard = &self.guard;
         let submitter = event
             .dyn_ref::<SubmitEvent>()
             .and_then(SubmitEvent::submitter)
@@ -172,7 +170,7 @@ impl Attachment {
             Err(error) => return self.dispatch("submitguard:error", "error", &error),
         };
         let (url, init) = request;
-        let sent = crate::fetch::fetch(&guard, url.into(), Some(init));
+        let sent = crate::fetch::fetch(guard, url.into(), Some(init));
         let form = self.form.clone();
         wasm_bindgen_futures::spawn_local(async move {
             match JsFuture::from(sent).await {

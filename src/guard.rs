@@ -91,9 +91,6 @@ export interface SubmitGuard {
 #[wasm_bindgen]
 pub struct SubmitGuard {
     inner: Rc<Inner>,
-    /// Unlocks a submission left pending when the page is restored from the
-    /// back/forward cache; removed with the guard.
-    _pageshow: Option<EventListener>,
 }
 
 /// What the exported class and its submissions share.
@@ -114,6 +111,9 @@ pub(crate) struct Inner {
     /// With `persist`: the tab that stored the restored key, checked (once)
     /// before the key is first sent.
     pub(crate) restored_from: RefCell<Option<String>>,
+    /// Unlocks a submission left pending when the page is restored from the
+    /// back/forward cache; removed when the guard goes.
+    pageshow: RefCell<Option<EventListener>>,
 }
 
 /// The binding's handles on the submission in flight.
@@ -159,11 +159,10 @@ impl SubmitGuard {
             clone_response: response_cloner(),
             attachments: RefCell::new(Vec::new()),
             restored_from: RefCell::new(restored_from),
+            pageshow: RefCell::new(None),
         });
-        Ok(Self {
-            _pageshow: on_pageshow(&inner),
-            inner,
-        })
+        *inner.pageshow.borrow_mut() = on_pageshow(&inner);
+        Ok(Self { inner })
     }
 
     /// The current idempotency key: a UUID v4, 36 characters.
@@ -273,13 +272,14 @@ impl SubmitGuard {
 }
 
 impl Drop for SubmitGuard {
-    /// `free()`: listeners are dropped and attached forms detached. A
-    /// submission in flight still settles its promise (call `abort()` first
-    /// to cancel it).
+    /// `free()`, or the garbage collector reclaiming an unreachable guard
+    /// (the package is built with weak references): listeners are dropped.
+    /// Nothing else changes, since the two cannot be told apart: a
+    /// submission in flight still settles (call `abort()` first to cancel
+    /// it), and an attached form stays guarded until its detach function is
+    /// called.
     fn drop(&mut self) {
         self.inner.listeners.clear();
-        let attachments = std::mem::take(&mut *self.inner.attachments.borrow_mut());
-        drop(attachments);
     }
 }
 
