@@ -19,6 +19,7 @@
 //! submit-guard-server [--addr 127.0.0.1:8080] [--store memory|sqlite:PATH]
 //!                     [--retention 24h] [--lock-timeout 30s] [--static DIR]
 //!                     [--test-mode] [--require-key] [--body-limit 64KiB]
+//!                     [--no-idempotency]
 //! ```
 //!
 //! | flag | default | meaning |
@@ -31,6 +32,7 @@
 //! | `--test-mode` | off | enable `X-Fault`, `POST /api/_reset`, `GET /api/_requests` |
 //! | `--require-key` | off | unsafe requests to protected endpoints without a key get 400 |
 //! | `--body-limit` | `64KiB` | largest request body: bytes, or `k`/`KiB`/`m`/`MiB` |
+//! | `--no-idempotency` | off | a benchmarking aid: the same routes and handlers without the idempotency layer, so keys are ignored (see [`Config::idempotency`]) |
 //!
 //! Once bound, the binary prints exactly one line to stdout and flushes it:
 //! `listening on http://127.0.0.1:PORT` (the real port). Logs go to stderr
@@ -243,6 +245,12 @@ pub struct Config {
     pub test_mode: bool,
     /// Largest accepted request body in bytes (`--body-limit`, default 64 KiB).
     pub body_limit: usize,
+    /// Run the idempotency layer in front of the protected endpoints
+    /// (default on). Off (`--no-idempotency`) is a benchmarking aid: the same
+    /// routes and handlers without the middleware, so an `Idempotency-Key` is
+    /// ignored and every request runs its handler, as a server without the
+    /// protocol would. Never turn it off in production.
+    pub idempotency: bool,
     /// Serve this directory at `/` (`--static`).
     pub static_dir: Option<PathBuf>,
     /// The time source.
@@ -251,7 +259,8 @@ pub struct Config {
 
 impl Config {
     /// The defaults around `store`: 24 h retention, 30 s lock timeout, keys
-    /// optional, test mode off, 64 KiB body limit, no static dir, system clock.
+    /// optional, test mode off, 64 KiB body limit, no static dir, system
+    /// clock, the idempotency layer on.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
@@ -260,6 +269,7 @@ impl Config {
             require_key: false,
             test_mode: false,
             body_limit: 64 * 1024,
+            idempotency: true,
             static_dir: None,
             clock: Arc::new(SystemClock),
         }
@@ -274,6 +284,7 @@ impl fmt::Debug for Config {
             .field("require_key", &self.require_key)
             .field("test_mode", &self.test_mode)
             .field("body_limit", &self.body_limit)
+            .field("idempotency", &self.idempotency)
             .field("static_dir", &self.static_dir)
             .finish_non_exhaustive()
     }

@@ -43,6 +43,10 @@ struct Args {
     /// Largest request body: bytes, or with a unit (`64KiB`, `1MiB`, `64k`).
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     body_limit: usize,
+    /// Benchmarking aid: serve the same routes and handlers without the
+    /// idempotency layer (keys are ignored). Never in production.
+    #[arg(long)]
+    no_idempotency: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +109,7 @@ async fn main() -> ExitCode {
     config.require_key = args.require_key;
     config.test_mode = args.test_mode;
     config.body_limit = args.body_limit;
+    config.idempotency = !args.no_idempotency;
     config.static_dir = args.static_dir.clone();
 
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
@@ -130,7 +135,7 @@ async fn main() -> ExitCode {
             tracing::warn!("could not write the listening line to stdout");
         }
     }
-    tracing::info!(%addr, store = ?args.store, test_mode = args.test_mode, require_key = args.require_key, "serving");
+    tracing::info!(%addr, store = ?args.store, test_mode = args.test_mode, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
 
     tokio::spawn(purge_periodically(config.clone()));
     serve(listener, app(config), shutdown_signal()).await;
@@ -210,7 +215,7 @@ mod tests {
         assert_eq!(args.retention, Duration::from_secs(86_400));
         assert_eq!(args.lock_timeout, Duration::from_secs(30));
         assert_eq!(args.body_limit, 65536);
-        assert!(!args.test_mode && !args.require_key);
+        assert!(!args.test_mode && !args.require_key && !args.no_idempotency);
         let args = Args::try_parse_from([
             "s",
             "--retention",

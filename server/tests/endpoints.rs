@@ -246,6 +246,37 @@ async fn qr_sessions_are_new_without_a_key(kind: Kind) {
     }
 }
 
+/// `--no-idempotency` (a benchmarking aid): the same handlers run, keys are
+/// ignored, so a repeated key is a second effect and no protocol header is sent.
+async fn idempotency_layer_off_runs_the_bare_handlers(kind: Kind) {
+    let h = Harness::with(kind, |c| c.idempotency = false);
+    let a = h
+        .send(Req::post("/api/qr/sessions", json!({ "table": 7 })).key("scan-1"))
+        .await;
+    let b = h
+        .send(Req::post("/api/qr/sessions", json!({ "table": 7 })).key("scan-1"))
+        .await;
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_ne!(a.json["id"], b.json["id"], "the key is ignored");
+    assert!(!b.replayed());
+    assert_eq!(b.header("idempotency-retention"), None);
+    assert_eq!(h.count("/api/qr/sessions").await, 2);
+    let malformed = h
+        .send(Req::post("/api/qr/sessions", json!({ "table": 1 })).key(""))
+        .await;
+    assert_eq!(
+        malformed.status,
+        StatusCode::CREATED,
+        "nothing parses the key"
+    );
+    h.send(Req::post("/api/qr/sessions", json!({})))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid-request");
+}
+
 async fn orders_pay_once_and_update_by_version(kind: Kind) {
     let h = Harness::new(kind);
     let empty = h.send(Req::post("/api/orders", json!({}))).await;
@@ -519,6 +550,7 @@ per_store!(
     invites_claim_once,
     concurrent_unkeyed_invite_claims_create_one_record,
     qr_sessions_are_new_without_a_key,
+    idempotency_layer_off_runs_the_bare_handlers,
     orders_pay_once_and_update_by_version,
     concurrent_unkeyed_pays_and_updates_have_one_winner,
     test_mode_switches,

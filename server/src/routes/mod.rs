@@ -26,10 +26,11 @@ use crate::protocol::Reply;
 use crate::serve::ConnAbort;
 use crate::store::{Fence, StoreError, Tx, TxOutcome};
 
-/// The API routes: the protected endpoints behind the idempotency layer,
-/// the reads, and (in test mode) the test endpoints.
+/// The API routes: the protected endpoints behind the idempotency layer
+/// (unless [`crate::Config::idempotency`] is off), the reads, and (in test
+/// mode) the test endpoints.
 pub(crate) fn api(state: &AppState) -> Router<AppState> {
-    let protected = Router::new()
+    let mut protected = Router::new()
         .route("/api/orgs", post(orgs::create))
         .route("/api/invites", post(invites::create))
         .route("/api/invites/{token}/claim", post(invites::claim))
@@ -37,8 +38,10 @@ pub(crate) fn api(state: &AppState) -> Router<AppState> {
         .route("/api/orders", post(orders::create))
         .route("/api/orders/{id}/pay", post(orders::pay))
         .route("/api/orders/{id}/items", put(orders::update_items))
-        .route_layer(from_fn(faults::before_handler))
-        .route_layer(from_fn_with_state(state.clone(), idempotency::guard));
+        .route_layer(from_fn(faults::before_handler));
+    if state.config.idempotency {
+        protected = protected.route_layer(from_fn_with_state(state.clone(), idempotency::guard));
+    }
     let reads = Router::new()
         .route("/api/orgs", get(orgs::list))
         .route("/api/orgs/{id}", get(orgs::get_one))
