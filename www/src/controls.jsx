@@ -43,7 +43,7 @@ export function PageControls({ settings, setParam }) {
 }
 
 /** State, key and attempts of the guard, or the plain path's requests in flight. */
-export function GuardStatus({ submitter, keyNote }) {
+export function GuardStatus({ submitter }) {
   const { guard, guardOn, inFlight } = submitter;
   if (!guardOn) {
     return (
@@ -61,8 +61,8 @@ export function GuardStatus({ submitter, keyNote }) {
       <dd data-testid="state">{guard.state}</dd>
       <dt>Key</dt>
       <dd>
-        <code data-testid="key">{keyNote ? keyNote.key : guard.key}</code>
-        <span className="note"> {keyNote ? keyNote.note : keyNoteFor(guard.state)}</span>
+        <code data-testid="key">{guard.key}</code>
+        <span className="note"> {keyNoteFor(guard.state)}</span>
       </dd>
       <dt>Attempts</dt>
       <dd data-testid="attempts">{guard.attempts}</dd>

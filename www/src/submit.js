@@ -21,7 +21,7 @@ export const SIMULATIONS = {
 /** Slow by default: duplicates happen while a request is in flight. */
 export const DEFAULT_SIMULATION = "slow";
 
-/** The demo's guard options (read once per component, see the hook). */
+/** The demo's guard options; a page may add its own (read once per component, see the hook). */
 const GUARD_OPTIONS = { timeoutMs: 10_000 };
 
 /** The page settings kept in the URL: `guard=off`, `simulate=…`. */
@@ -40,8 +40,8 @@ export function readSettings(params) {
  * `retry()` sends the last request again, without a simulated fault: with the
  * guard on it goes out with the same key (the guard keeps it after a failure).
  */
-export function useSubmitter({ guardOn, simulate }) {
-  const guard = useSubmitGuard(GUARD_OPTIONS);
+export function useSubmitter({ guardOn, simulate }, options) {
+  const guard = useSubmitGuard({ ...GUARD_OPTIONS, ...options });
   const [outcome, setOutcome] = useState(null);
   const [inFlight, setInFlight] = useState(0);
   const last = useRef(null);

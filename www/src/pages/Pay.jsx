@@ -1,7 +1,8 @@
 // Field report 004: a payment started from two tabs completed one order
-// twice (find-then-update). The server allows one payment per order; with
-// the guard, both tabs also send the same key, so the second tab waits for
-// the first and gets its payment instead of an error.
+// twice (find-then-update). The server allows one payment per order, so
+// without the guard the second tab gets an error for a payment that went
+// through. With the guard's `crossTab`, one tab at a time pays this order:
+// the other sends nothing, waits, and shows the same payment.
 import { Created, GuardStatus, Outcome, Page, PageControls, ServerLog, short } from "../controls.jsx";
 import { usePoll } from "../poll.js";
 import { useSubmitter } from "../submit.js";
@@ -47,18 +48,12 @@ function NewOrder({ settings, onCreated }) {
 }
 
 function PayOrder({ orderId, settings }) {
-  const submitter = useSubmitter(settings);
-  // One key per order rather than per guard: every tab paying this order
-  // sends the same key, so the server runs the payment once and replays it.
-  const key = `pay-${orderId}`;
+  // The same name in every tab of this browser: one submission among them.
+  const submitter = useSubmitter(settings, { name: `pay-${orderId}`, crossTab: true });
 
   function onSubmit(event) {
     event.preventDefault();
-    submitter.send({
-      url: `/api/orders/${orderId}/pay`,
-      body: {},
-      headers: settings.guardOn ? { "Idempotency-Key": key } : {},
-    });
+    submitter.send({ url: `/api/orders/${orderId}/pay`, body: {} });
   }
 
   return (
@@ -79,7 +74,12 @@ function PayOrder({ orderId, settings }) {
           Open this order in another tab
         </a>
       </form>
-      <GuardStatus submitter={submitter} keyNote={{ key, note: "(per order: every tab sends it)" }} />
+      <GuardStatus submitter={submitter} />
+      {settings.guardOn && (
+        <p className="note">
+          <code>crossTab</code>: while another tab of this browser pays this order, this one waits for its result.
+        </p>
+      )}
       <Outcome submitter={submitter} success={(payment) => `Paid: payment ${payment.paymentId}.`} />
     </>
   );
