@@ -5,7 +5,15 @@
 // deferred and cancelled by the remount), so an effect that submits on mount
 // is deduplicated instead of sending twice. The guard is freed after a real
 // unmount; a submission still in flight settles normally.
-import { useEffect, useRef, useSyncExternalStore } from "react";
+//
+// React also runs the cleanup when it hides a component in <Activity
+// mode="hidden">, keeping its state for when it is shown again, so a cleanup
+// cannot tell hiding from unmounting. Hence: a guard whose key still matters
+// (pending, or failed and waiting for a resubmit with the same key) is never
+// freed by the hook (the garbage collector frees it once the component is
+// gone), and a guard that was freed while hidden is replaced by a new one
+// when the component renders or shows again, instead of being used freed.
+import { useEffect, useReducer, useRef, useSyncExternalStore } from "react";
 import { SubmitGuard } from "./submit_guard.js";
 
 function read(guard) {
@@ -20,6 +28,7 @@ function create(options) {
   const guard = new SubmitGuard(options);
   const holder = {
     guard,
+    freed: false,
     freeTimer: undefined,
     snapshot: read(guard),
     subscribe: (onChange) => guard.subscribe(onChange),
@@ -33,23 +42,39 @@ function create(options) {
   return holder;
 }
 
+function freeUnlessNeeded(holder) {
+  const { guard } = holder;
+  if (guard.pending || guard.state === "failed") return;
+  holder.freed = true;
+  guard.free();
+}
+
 /**
  * A `SubmitGuard` for this component: created once per component instance,
- * kept across StrictMode's double mount, freed on unmount. The component
+ * kept across StrictMode's double mount, freed on unmount (left to the
+ * garbage collector instead while it is pending or failed, since hiding in
+ * `<Activity>` looks like an unmount and its key must survive). The component
  * re-renders whenever the guard's `state`, `pending`, `key` or `attempts`
  * change. `options` are read on the first render only.
  */
 export function useSubmitGuard(options) {
   const ref = useRef(null);
-  if (ref.current === null) ref.current = create(options);
+  const [, renew] = useReducer((n) => n + 1, 0);
+  if (ref.current === null || ref.current.freed) ref.current = create(options);
   const holder = ref.current;
 
   useEffect(() => {
+    if (holder.freed) {
+      // Shown again after being hidden long enough to be freed, without a
+      // render in between: render, which makes a new guard.
+      renew();
+      return undefined;
+    }
     clearTimeout(holder.freeTimer);
     holder.freeTimer = undefined;
     return () => {
       // Deferred: StrictMode runs this cleanup and the effect again at once.
-      holder.freeTimer = setTimeout(() => holder.guard.free(), 0);
+      holder.freeTimer = setTimeout(() => freeUnlessNeeded(holder), 0);
     };
   }, [holder]);
 

@@ -67,6 +67,7 @@ export class Tabs {
   /** A new tab at `hash` (`#/orgs?guard=off`), in `context` or a new one. */
   async open(hash, context) {
     const page = await newPage(context ?? (await this.context()));
+    page.setDefaultTimeout(10_000);
     await page.goto(`${this.server.url}/${hash}`);
     return page;
   }
