@@ -52,6 +52,16 @@ demo: setup pkg www server
 test-e2e: pkg server www
 	cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec
 
+# Benchmarks (issue #6): bundle size, client overhead, dedupe storm, end to
+# end, start-up and server throughput, each beside its peers. Prints a
+# Markdown table, writes bench/results.json and bench/plot.svg; about five
+# minutes once built. It reports and never fails on a missed target, and is
+# not part of `make test`.
+bench: setup pkg
+	scripts/setup.sh bench
+	cargo build --release -p submit-guard-server
+	node bench/run.mjs
+
 clean:
 	cargo clean
 	rm -rf pkg www/dist tests/e2e/artifacts node_modules

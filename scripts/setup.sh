@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh            Rust tools, Chromium and chromedriver, Node
 #   scripts/setup.sh npm        `npm ci` of the workspace when its lock changed
+#   scripts/setup.sh bench      what `make bench` needs beyond that: wrk
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -60,6 +61,13 @@ system_tools() {
   fi
 }
 
+bench_tools() {
+  if ! command -v wrk >/dev/null; then
+    say "installing wrk (the load generator of make bench)"
+    apt_install wrk
+  fi
+}
+
 npm_deps() {
   local stamp=node_modules/.installed-lock
   if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
@@ -71,6 +79,7 @@ npm_deps() {
 
 case "${1:-}" in
   npm) npm_deps ;;
+  bench) bench_tools ;;
   "") rust_tools; system_tools; npm_deps ;;
-  *) echo "usage: $0 [npm]" >&2; exit 2 ;;
+  *) echo "usage: $0 [npm|bench]" >&2; exit 2 ;;
 esac
