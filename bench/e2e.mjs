@@ -11,25 +11,33 @@ import { benchPages, launch, openIsolated, say, startServer } from "./procs.mjs"
  */
 export async function endToEndBenchmarks(config) {
   const { runs, perMode, block, warmup } = config.p4;
-  const server = await startServer(["--store", "memory", "--static", benchPages()]);
+  const pages = benchPages();
   const browser = await launch();
+  say(`P4 end to end: ${runs} runs × ${perMode} sequential POSTs per mode, blocks of ${block}, after ${warmup} warm-up each; a fresh server per run`);
   try {
-    const context = await browser.newContext();
-    const page = await openIsolated(context, `${server.url}/`);
-    await page.waitForFunction(() => window.bench);
-    say(`P4 end to end: ${runs} runs × ${perMode} sequential POSTs per mode, blocks of ${block}, ${warmup} warm-up each`);
     const perRun = { median: {}, p99: {} };
     const ratios = { median: [], p99: [] };
     for (let run = 0; run < runs; run++) {
-      const latencies = await page.evaluate((c) => window.bench.endToEnd(c), { perMode, block, warmup: run === 0 ? warmup : 0 });
-      for (const [mode, xs] of Object.entries(latencies)) {
-        (perRun.median[mode] ??= []).push(median(xs));
-        (perRun.p99[mode] ??= []).push(quantile(xs, 0.99));
+      // A fresh server (empty store) per run, so every run sees the same
+      // server state; a store that grows makes later requests slower.
+      const server = await startServer(["--store", "memory", "--static", pages]);
+      const context = await browser.newContext();
+      try {
+        const page = await openIsolated(context, `${server.url}/`);
+        await page.waitForFunction(() => window.bench);
+        const latencies = await page.evaluate((c) => window.bench.endToEnd(c), { perMode, block, warmup });
+        if (page.errors.length) throw page.errors[0];
+        for (const [mode, xs] of Object.entries(latencies)) {
+          (perRun.median[mode] ??= []).push(median(xs));
+          (perRun.p99[mode] ??= []).push(quantile(xs, 0.99));
+        }
+        ratios.median.push(median(latencies.guard) / median(latencies.raw));
+        ratios.p99.push(quantile(latencies.guard, 0.99) / quantile(latencies.raw, 0.99));
+      } finally {
+        await context.close();
+        await server.stop();
       }
-      ratios.median.push(median(latencies.guard) / median(latencies.raw));
-      ratios.p99.push(quantile(latencies.guard, 0.99) / quantile(latencies.raw, 0.99));
     }
-    if (page.errors.length) throw page.errors[0];
     return {
       median: mapValues(perRun.median, summarize),
       p99: mapValues(perRun.p99, summarize),
@@ -37,6 +45,5 @@ export async function endToEndBenchmarks(config) {
     };
   } finally {
     await browser.close();
-    await server.stop();
   }
 }

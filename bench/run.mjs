@@ -20,21 +20,25 @@ import { serverBenchmarks, wrkVersion } from "./server.mjs";
 
 const quick = process.argv.includes("--quick");
 
-/** How many runs of what. In-browser figures: 7 runs; load runs: 3 × 10 s. */
+/**
+ * How many runs of what, to keep a full run near five minutes on 2 cores:
+ * 5 runs of the in-browser loops (P2, P3, P4), 7 of the start-up (P5), 3
+ * rounds of 10 s for each server (P6).
+ */
 const CONFIG = quick
   ? {
       p2: { runs: 3, calls: 2_000, warmup: 500 },
       p3: { runs: 3, calls: 10_000 },
-      p4: { runs: 3, perMode: 200, block: 50, warmup: 20 },
+      p4: { runs: 2, perMode: 200, block: 50, warmup: 20 },
       p5: { runs: 3 },
       p6: { runs: 1, seconds: 3, warmupSeconds: 1, threads: 2, connections: 64 },
     }
   : {
-      p2: { runs: 7, calls: 10_000, warmup: 2_000 },
-      p3: { runs: 7, calls: 10_000 },
-      p4: { runs: 7, perMode: 1_000, block: 100, warmup: 100 },
+      p2: { runs: 5, calls: 10_000, warmup: 2_000 },
+      p3: { runs: 5, calls: 10_000 },
+      p4: { runs: 5, perMode: 1_000, block: 100, warmup: 100 },
       p5: { runs: 7 },
-      p6: { runs: 3, seconds: 10, warmupSeconds: 2, threads: 2, connections: 64 },
+      p6: { runs: 3, seconds: 10, warmupSeconds: 1, threads: 2, connections: 64 },
     };
 
 function required() {

@@ -55,7 +55,8 @@ function rotate(order, i) {
 }
 
 /** P2: µs per call over `calls` sequential awaited submits, per client and
- *  run; clients take turns (rotated) within each run, after a warm-up. */
+ *  run; clients take turns (rotated) within each run, after a warm-up.
+ *  `only` names one client, to profile it alone. */
 async function clientOverhead({ calls, runs, warmup, only }) {
   const names = only ? [only] : Object.keys(clients);
   const submits = Object.fromEntries(names.map((name) => [name, clients[name](instant)]));
@@ -76,9 +77,10 @@ async function clientOverhead({ calls, runs, warmup, only }) {
 }
 
 /** P3: `calls` submits in one tick through a counting instant fetch: how
- *  many requests each client sends and the ms until every call settled. */
-async function dedupeStorm({ calls, runs }) {
-  const names = Object.keys(clients);
+ *  many requests each client sends and the ms until every call settled.
+ *  `only` names one client, to profile it alone. */
+async function dedupeStorm({ calls, runs, only }) {
+  const names = only ? [only] : Object.keys(clients);
   const perRun = Object.fromEntries(names.map((name) => [name, []]));
   for (let run = 0; run < runs; run++) {
     for (const name of rotate(names, run)) {
