@@ -21,7 +21,17 @@ export default defineConfig({
     // pkg/react.js imports React from outside www/: use the demo's one copy.
     dedupe: ["react", "react-dom"],
   },
-  build: { target: "esnext", chunkSizeWarningLimit: 2000 },
+  build: {
+    target: "esnext",
+    chunkSizeWarningLimit: 2000,
+    // Two pages: the React app, and the plain-HTML form using attach().
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL("index.html", import.meta.url)),
+        plain: fileURLToPath(new URL("plain.html", import.meta.url)),
+      },
+    },
+  },
   // `npm run dev -w www` next to a server on 127.0.0.1:8080.
   server: { proxy: { "/api": "http://127.0.0.1:8080" } },
 });

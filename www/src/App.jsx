@@ -58,6 +58,9 @@ function Home() {
             <a href={`#${href}`}>{title}</a>: {about}
           </li>
         ))}
+        <li>
+          <a href="/plain.html">Plain HTML form</a>: no framework, <code>guard.attach(form)</code>
+        </li>
       </ul>
     </main>
   );
