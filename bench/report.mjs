@@ -28,7 +28,7 @@ export function figures({ bundle, client, e2e, server }, config) {
       id: "P1",
       title: "bundle, gzip -9",
       unit: "KB",
-      runsNote: "sizes: 1 run (deterministic)",
+      runsNote: "measured once: sizes do not vary",
       subject,
       peers: [ky, row(`ky ${bundle.ky.version}: bundled + minified (esbuild)`, one(bundle.ky.minified.gzip), kb)],
       details: [
@@ -67,7 +67,7 @@ export function figures({ bundle, client, e2e, server }, config) {
       unit: "requests",
       runsNote: `${config.p3.runs} runs × ${config.p3.calls.toLocaleString("en")} same-tick calls`,
       subject,
-      peers: [row("ky.post", sent.ky), row("hand-written (rejects the other 9,999)", sent.hand)],
+      peers: [row("ky.post", sent.ky), row(`hand-written (rejects the other ${(config.p3.calls - 1).toLocaleString("en")})`, sent.hand)],
       target: "1",
       met: subject.max === 1 && subject.min === 1,
       verdict: `${subject.max} request; all ${client.storm.fulfilled.guard.min.toLocaleString("en")} callers got the response`,

@@ -18,7 +18,12 @@ import { BENCH, ROOT, SERVER_BIN, say } from "./procs.mjs";
 import { figures, markdown, plot } from "./report.mjs";
 import { serverBenchmarks, wrkVersion } from "./server.mjs";
 
-const quick = process.argv.includes("--quick");
+const args = process.argv.slice(2);
+if (args.some((a) => a !== "--quick")) {
+  console.error("usage: node bench/run.mjs [--quick]   (make bench builds what it needs first)");
+  process.exit(args.includes("--help") || args.includes("-h") ? 0 : 2);
+}
+const quick = args.includes("--quick");
 
 /**
  * How many runs of what, to keep a full run near five minutes on 2 cores:
