@@ -1,11 +1,14 @@
 //! The in-memory store: everything behind one mutex. A transaction works on
 //! a copy of the domain and swaps it in only when the reply succeeds and the
 //! fence still holds, so it has the same all-or-nothing semantics as SQLite.
+//! The domain's tables are persistent collections (`imbl`), so that copy is
+//! O(1) and shares structure, whatever the store holds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use imbl::{HashSet, Vector};
 use serde_json::Value;
 
 use super::{ClaimOutcome, ClaimRequest, Fence, RecordKey, Store, StoreError, Tx, TxOutcome, Work};
@@ -48,13 +51,13 @@ struct Record {
 
 #[derive(Debug, Clone, Default)]
 struct Domain {
-    orgs: Vec<Org>,
+    orgs: Vector<Org>,
     slugs: HashSet<String>,
-    memberships: Vec<Membership>,
-    invites: Vec<Invite>,
-    qr_sessions: Vec<QrSession>,
-    orders: Vec<Order>,
-    payments: Vec<Payment>,
+    memberships: Vector<Membership>,
+    invites: Vector<Invite>,
+    qr_sessions: Vector<QrSession>,
+    orders: Vector<Order>,
+    payments: Vector<Payment>,
 }
 
 impl MemoryStore {
@@ -232,8 +235,8 @@ impl Tx for MemTx<'_> {
             owner: owner.into(),
             created_at: now,
         };
-        self.d.orgs.push(org.clone());
-        self.d.memberships.push(Membership {
+        self.d.orgs.push_back(org.clone());
+        self.d.memberships.push_back(Membership {
             id: membership_id.into(),
             org_id: org_id.into(),
             principal: owner.into(),
@@ -244,18 +247,18 @@ impl Tx for MemTx<'_> {
     }
 
     fn list_orgs(&mut self) -> Result<Vec<Org>, StoreError> {
-        Ok(self.d.orgs.clone())
+        Ok(self.d.orgs.iter().cloned().collect())
     }
 
     fn list_memberships(&mut self) -> Result<Vec<Membership>, StoreError> {
-        Ok(self.d.memberships.clone())
+        Ok(self.d.memberships.iter().cloned().collect())
     }
 
     fn create_invite(&mut self, invite: &Invite) -> Result<(), StoreError> {
         if self.d.invites.iter().any(|i| i.token == invite.token) {
             return Err(StoreError::Internal("duplicate invite token".into()));
         }
-        self.d.invites.push(invite.clone());
+        self.d.invites.push_back(invite.clone());
         Ok(())
     }
 
@@ -282,20 +285,20 @@ impl Tx for MemTx<'_> {
     }
 
     fn list_invites(&mut self) -> Result<Vec<Invite>, StoreError> {
-        Ok(self.d.invites.clone())
+        Ok(self.d.invites.iter().cloned().collect())
     }
 
     fn create_qr_session(&mut self, session: &QrSession) -> Result<(), StoreError> {
-        self.d.qr_sessions.push(session.clone());
+        self.d.qr_sessions.push_back(session.clone());
         Ok(())
     }
 
     fn list_qr_sessions(&mut self) -> Result<Vec<QrSession>, StoreError> {
-        Ok(self.d.qr_sessions.clone())
+        Ok(self.d.qr_sessions.iter().cloned().collect())
     }
 
     fn create_order(&mut self, order: &Order) -> Result<(), StoreError> {
-        self.d.orders.push(order.clone());
+        self.d.orders.push_back(order.clone());
         Ok(())
     }
 
@@ -304,7 +307,7 @@ impl Tx for MemTx<'_> {
     }
 
     fn list_orders(&mut self) -> Result<Vec<Order>, StoreError> {
-        Ok(self.d.orders.clone())
+        Ok(self.d.orders.iter().cloned().collect())
     }
 
     fn update_items(
@@ -341,11 +344,11 @@ impl Tx for MemTx<'_> {
             order_id: order_id.into(),
             created_at: now,
         };
-        self.d.payments.push(payment.clone());
+        self.d.payments.push_back(payment.clone());
         Ok(PayOutcome::Paid(payment))
     }
 
     fn list_payments(&mut self) -> Result<Vec<Payment>, StoreError> {
-        Ok(self.d.payments.clone())
+        Ok(self.d.payments.iter().cloned().collect())
     }
 }
