@@ -4,6 +4,7 @@
 // It is a *development* build (`NODE_ENV=development vite build`, see
 // package.json): StrictMode's double effects, which field report 003 is
 // about, only happen with React's development build.
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
@@ -11,8 +12,29 @@ import wasm from "vite-plugin-wasm";
 
 const pkg = (file) => fileURLToPath(new URL(`../pkg/${file}`, import.meta.url));
 
+const www = fileURLToPath(new URL(".", import.meta.url));
+
+/**
+ * The demo has two pages: the React app, and the plain-HTML form using
+ * attach(). Only when building www/ itself: the end-to-end tests build other
+ * pages with this config.
+ */
+function demoPages() {
+  return {
+    name: "submit-guard-demo-pages",
+    config(config) {
+      if (resolve(config.root ?? process.cwd()) !== resolve(www)) return undefined;
+      return {
+        build: {
+          rollupOptions: { input: { main: resolve(www, "index.html"), plain: resolve(www, "plain.html") } },
+        },
+      };
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), wasm()],
+  plugins: [react(), wasm(), demoPages()],
   resolve: {
     alias: [
       { find: /^submit-guard\/react$/, replacement: pkg("react.js") },
@@ -24,13 +46,6 @@ export default defineConfig({
   build: {
     target: "esnext",
     chunkSizeWarningLimit: 2000,
-    // Two pages: the React app, and the plain-HTML form using attach().
-    rollupOptions: {
-      input: {
-        main: fileURLToPath(new URL("index.html", import.meta.url)),
-        plain: fileURLToPath(new URL("plain.html", import.meta.url)),
-      },
-    },
   },
   // `npm run dev -w www` next to a server on 127.0.0.1:8080.
   server: { proxy: { "/api": "http://127.0.0.1:8080" } },
