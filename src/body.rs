@@ -99,6 +99,19 @@ impl Payload {
         Ok(Self::Text(js_string(&body)?))
     }
 
+    /// The body to send again with each attempt, when it can be rebuilt
+    /// byte for byte: `Some(None)` for no body, `None` when the request must
+    /// be cloned instead (a form's multipart serialization, a `Request`).
+    pub(crate) fn resend_body(&self) -> Option<Option<JsValue>> {
+        match self {
+            Self::Empty => Some(None),
+            Self::Text(text) => Some(Some(JsValue::from_str(text))),
+            Self::Bytes(bytes) => Some(Some(bytes.into())),
+            Self::Blob(blob) => Some(Some(blob.into())),
+            Self::Form(_) | Self::Request(_) => None,
+        }
+    }
+
     /// The fingerprint of `method`, `url` and this payload.
     pub(crate) async fn fingerprint(self, method: &str, url: &str) -> Result<Fingerprint, JsValue> {
         let mut hash = FingerprintBuilder::new();

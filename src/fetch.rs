@@ -36,7 +36,7 @@ pub(crate) fn fetch(inner: &Rc<Inner>, input: JsValue, init: Option<RequestInit>
     }
     // Anything wrong with the arguments fails here, before the lock is taken.
     match prepare(&input, init.as_ref()) {
-        Ok((template, payload)) => submission::start(inner, Job::Fetch { template, payload }),
+        Ok((outgoing, payload)) => submission::start(inner, Job::Fetch { outgoing, payload }),
         Err(e) => Promise::reject(&e),
     }
 }
@@ -57,13 +57,14 @@ pub(crate) fn run(inner: &Rc<Inner>, task: JsValue) -> Promise {
 pub(crate) async fn send_all(
     inner: &Rc<Inner>,
     id: FlightId,
-    template: Request,
+    outgoing: Outgoing,
     payload: Payload,
     cancelled: &mut oneshot::Receiver<JsValue>,
     holder: Option<&Holder>,
 ) -> Result<JsValue, JsValue> {
     // The caller's own `signal` aborts the submission like `guard.abort()`.
     // The request's signal follows the caller's and is ours to listen to.
+    let template = &outgoing.template;
     let signal = template.signal();
     let _on_abort = EventListener::once(&signal, "abort", {
         let (inner, signal) = (inner.clone(), signal.clone());
@@ -85,8 +86,8 @@ pub(crate) async fn send_all(
     }
     attempts(inner, id, cancelled, |_, signal| {
         let inner = inner.clone();
-        let template = Request::clone(&template);
-        async move { send_one(&inner, &template?, &signal).await }
+        let request = outgoing.attempt(&signal);
+        async move { send_one(&inner, request?).await }
     })
     .await
 }
@@ -204,24 +205,13 @@ where
 }
 
 /// Sends one attempt of a fetch submission.
-async fn send_one(
-    inner: &Inner,
-    template: &Request,
-    signal: &AbortSignal,
-) -> Result<Ended, JsValue> {
+async fn send_one(inner: &Inner, request: Request) -> Result<Ended, JsValue> {
     let network = |cause: JsValue| Ended {
         outcome: Outcome::Network,
         value: JsValue::UNDEFINED,
         cause: Some(cause),
     };
-    let request = Request::clone(template)?;
-    let init = RequestInit::new();
-    init.set_signal(Some(signal));
-    // A non-empty init resets the referrer and its policy (Fetch, "new
-    // Request"); hand the caller's back.
-    init.set_referrer(&template.referrer());
-    init.set_referrer_policy(template.referrer_policy());
-    let sent = match fetch_function(inner)?.call2(&js_sys::global(), &request, &init) {
+    let sent = match fetch_function(inner)?.call1(&js_sys::global(), &request) {
         Ok(sent) => sent,
         Err(cause) => return Ok(network(cause)),
     };
@@ -289,8 +279,57 @@ fn carries_key(method: &str) -> bool {
     !matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
 }
 
-/// Captures the payload and builds the request every attempt is cloned from.
-fn prepare(input: &JsValue, init: Option<&RequestInit>) -> Result<(Request, Payload), JsValue> {
+/// What every attempt of a fetch submission is made from.
+pub(crate) struct Outgoing {
+    /// The request as `fetch(input, init)` would build it: building it checked
+    /// the arguments; it follows the caller's signal and carries the key.
+    template: Request,
+    resend: Resend,
+}
+
+/// How each attempt's request is made.
+enum Resend {
+    /// Anew from the URL, the caller's init and the body captured at call
+    /// time: cheap, and the body is the same bytes every time.
+    Build {
+        url: String,
+        init: Object,
+        body: Option<JsValue>,
+    },
+    /// Cloned from the template: for a `Request` input or a `FormData` body,
+    /// whose serialization (multipart boundary included) must not change
+    /// between attempts. Cloning tees the body, which costs more.
+    Clone,
+}
+
+impl Outgoing {
+    /// The request for one attempt, aborted by `signal`.
+    fn attempt(&self, signal: &AbortSignal) -> Result<Request, JsValue> {
+        match &self.resend {
+            Resend::Build { url, init, body } => {
+                let attempt = Object::assign(&Object::new(), init);
+                Reflect::set(&attempt, &"headers".into(), &self.template.headers())?;
+                Reflect::set(&attempt, &"signal".into(), signal)?;
+                if let Some(body) = body {
+                    Reflect::set(&attempt, &"body".into(), body)?;
+                }
+                Request::new_with_str_and_init(url, attempt.unchecked_ref())
+            }
+            Resend::Clone => {
+                let init = RequestInit::new();
+                init.set_signal(Some(signal));
+                // A non-empty init resets the referrer and its policy (Fetch,
+                // "new Request"); hand the caller's back.
+                init.set_referrer(&self.template.referrer());
+                init.set_referrer_policy(self.template.referrer_policy());
+                Request::new_with_request_and_init(&Request::clone(&self.template)?, &init)
+            }
+        }
+    }
+}
+
+/// Captures the payload and builds the request the attempts are made from.
+fn prepare(input: &JsValue, init: Option<&RequestInit>) -> Result<(Outgoing, Payload), JsValue> {
     let payload = Payload::capture(input, init)?;
     let template = match (input.dyn_ref::<Request>(), init) {
         (Some(request), Some(init)) => Request::new_with_request_and_init(request, init)?,
@@ -302,7 +341,15 @@ fn prepare(input: &JsValue, init: Option<&RequestInit>) -> Result<(Request, Payl
     if signal.aborted() {
         return Err(aborted(signal.reason(), 0));
     }
-    Ok((template, payload))
+    let resend = match (input.is_instance_of::<Request>(), payload.resend_body()) {
+        (false, Some(body)) => Resend::Build {
+            url: template.url(),
+            init: init.map_or_else(Object::new, |i| i.clone().unchecked_into()),
+            body,
+        },
+        _ => Resend::Clone,
+    };
+    Ok((Outgoing { template, resend }, payload))
 }
 
 /// The key as the header value: bare, or as an RFC 8941 sf-string.

@@ -191,7 +191,8 @@ impl SubmitGuard {
 
     /// Sends a request like `fetch`, guarded. POST, PUT, PATCH and DELETE carry
     /// the key, are deduplicated and retried; GET, HEAD and OPTIONS pass
-    /// through once. Every caller gets its own clone of the response.
+    /// through once. Every caller can read the body: duplicates each get
+    /// their own clone of the response.
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
@@ -421,8 +422,11 @@ impl Inner {
         if self.machine.borrow().version() != before {
             self.notify();
         }
-        match (kind, &self.clone_response) {
-            (Kind::Fetch, Some(clone)) => then(&result, clone),
+        // The first caller gets the response itself, one step later than
+        // the callers who join: `then` runs their clones before the first
+        // caller's code can read (and so lock) the body.
+        match (kind, first_caller()) {
+            (Kind::Fetch, Some(identity)) => then(&result, &identity),
             _ => result,
         }
     }
@@ -475,6 +479,15 @@ pub(crate) fn new_key() -> String {
         }
     }
     uuid_v4(bytes)
+}
+
+/// JavaScript's `Object`, which returns an object given to it unchanged: an
+/// identity `then` callback that needs no Rust closure.
+fn first_caller() -> Option<Function> {
+    Reflect::get(&js_sys::global(), &"Object".into())
+        .ok()?
+        .dyn_into()
+        .ok()
 }
 
 /// `Function.prototype.call.bind(Response.prototype.clone)`: calling it with a

@@ -362,8 +362,8 @@ export interface SubmitGuardOptions {
   onDuplicate?: "share" | "reject";
   /** Reject a final non-2xx with code `HTTP` (`true`) or resolve with the response (`false`). Default `true`. */
   throwHttpErrors?: boolean;
-  /** The `fetch` to call, with a `Request` and an init holding the attempt's signal. Default: the global `fetch` at call time. */
-  fetch?: (input: Request, init: RequestInit) => Promise<Response>;
+  /** The `fetch` to call, with each attempt's `Request` (key header and abort signal included). Default: the global `fetch` at call time. */
+  fetch?: (request: Request) => Promise<Response>;
   /** The form's identity across tabs and reloads; required by `crossTab` and `persist`. */
   name?: string;
   /** One tab at a time submits this form (Web Locks); the others share its result (`"share"`) or reject with `CROSS_TAB` (`"reject"`). Default `false`. */

@@ -8,13 +8,13 @@ use std::rc::Rc;
 use futures_channel::oneshot;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::{Request, Response};
+use web_sys::Response;
 
 use crate::body::Payload;
 use crate::core::key::{Fingerprint, KeyLife};
 use crate::core::state::{Failure, FlightId, Kind, Outcome, Settle, State};
 use crate::error::{self, Detail};
-use crate::fetch::{aborted, run_all, send_all};
+use crate::fetch::{Outgoing, aborted, run_all, send_all};
 use crate::guard::{Inner, new_key};
 use crate::persist;
 use crate::tabs::{self, Entered, Holder};
@@ -22,8 +22,11 @@ use crate::wait::{Race, race};
 
 /// What a submission does once it has the lock.
 pub(crate) enum Job {
-    /// `guard.fetch`: the request every attempt is cloned from, and its body.
-    Fetch { template: Request, payload: Payload },
+    /// `guard.fetch`: what every attempt is made from, and the body.
+    Fetch {
+        outgoing: Outgoing,
+        payload: Payload,
+    },
     /// `guard.run`: the task.
     Run { task: Function },
 }
@@ -94,8 +97,8 @@ async fn perform(
     holder: Option<&Holder>,
 ) -> Result<JsValue, JsValue> {
     match job {
-        Job::Fetch { template, payload } => {
-            send_all(inner, id, template, payload, cancelled, holder).await
+        Job::Fetch { outgoing, payload } => {
+            send_all(inner, id, outgoing, payload, cancelled, holder).await
         }
         Job::Run { task } => run_all(inner, id, task, cancelled, holder).await,
     }

@@ -146,6 +146,32 @@ async fn ten_same_tick_posts_send_one_request_and_all_get_the_response() {
 }
 
 #[wasm_bindgen_test]
+async fn a_caller_joining_later_still_gets_a_readable_body() {
+    // The first caller is awaiting (and will read the body at once) before
+    // the second joins: the second's clone must still be made first.
+    let t = tag("join-later");
+    let g = guard("{}");
+    let first = fetch(
+        &g,
+        &sessions_url(&t),
+        post(&table(&t), &[("x-fault", "delay=300; times=1")]),
+    );
+    // In JavaScript, so the body is read in the very reaction that receives
+    // the response, as `const r = await guard.fetch(…); await r.json()` does.
+    let read = Function::new_with_args("p", "return p.then((r) => r.json())");
+    let reader: Promise = read
+        .call1(&JsValue::UNDEFINED, &first)
+        .unwrap()
+        .unchecked_into();
+    sleep(100).await;
+    let second = fetch(&g, &sessions_url(&t), post(&table(&t), &[]));
+    let a = settle(reader).await.unwrap();
+    let b = json(&settle(second).await.unwrap()).await;
+    assert_eq!(prop(&a, "id").as_string(), prop(&b, "id").as_string());
+    assert_eq!(seen(&t).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
 async fn reject_mode_refuses_duplicates_at_once() {
     let t = tag("reject");
     let g = guard(r#"{"onDuplicate": "reject"}"#);
@@ -630,7 +656,11 @@ async fn the_fetch_option_is_called_with_the_keyed_request() {
     let fake = Closure::<dyn FnMut(JsValue, JsValue) -> Promise>::new(
         move |request: JsValue, init: JsValue| {
             record.borrow().push(&request);
-            assert!(prop(&init, "signal").is_instance_of::<web_sys::AbortSignal>());
+            assert!(
+                init.is_undefined(),
+                "the attempt's request carries everything"
+            );
+            assert!(prop(&request, "signal").is_instance_of::<web_sys::AbortSignal>());
             let response = web_sys::Response::new_with_opt_str(Some("{}")).unwrap();
             Promise::resolve(&JsValue::from(response))
         },
