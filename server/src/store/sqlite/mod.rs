@@ -141,17 +141,32 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction and commits what it returns `Ok` for.
+    ///
+    /// This is the bookkeeping (claims, releases, purges, fault counters), so
+    /// it commits with `synchronous = NORMAL`: in WAL mode that survives a
+    /// process crash, and what a power cut could lose costs nothing — a lost
+    /// claim lets the retry claim again. Effects and the replies stored with
+    /// them ([`Store::transact`]) commit with `FULL`, whose fsync also makes
+    /// every earlier commit in the log durable. One fsync per keyed request,
+    /// as without the idempotency layer.
     fn write<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
             .map_err(map_err)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(map_err)?;
-        Ok(value)
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(map_err)?;
+            Ok(value)
+        })();
+        conn.execute_batch("PRAGMA synchronous = FULL")
+            .map_err(map_err)?;
+        result
     }
 }
 
