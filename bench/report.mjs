@@ -125,9 +125,13 @@ export function figures({ bundle, client, e2e, server }, config) {
     });
   }
   {
-    const off = row("same handler, idempotency layer off", server.noLayer.rps);
-    const node = row("Node: express + @node-idempotency (memory)", server.node.rps);
-    for (const [store, label] of [["memory", "memory store"], ["sqlite", "SQLite store"]]) {
+        const node = row("Node: express + @node-idempotency (memory)", server.node.rps);
+    const stores = [
+      ["memory", "memory store", "noLayer"],
+      ["sqlite", "SQLite store", "noLayerSqlite"],
+    ];
+    for (const [store, label, layerOff] of stores) {
+      const off = row(`same handler, ${label}, idempotency layer off`, server[layerOff].rps);
       const subject = row(`keyed, ${label}`, server[store].rps);
       const vsOff = subject.median / off.median;
       const vsNode = subject.median / node.median;
@@ -143,7 +147,7 @@ export function figures({ bundle, client, e2e, server }, config) {
         met: vsOff >= 0.8 && vsNode >= 3,
         verdict: `${vsOff.toFixed(2)}× layer off, ${vsNode.toFixed(2)}× Node`,
         latency: Object.fromEntries(
-          ["memory", "sqlite", "noLayer", "node"].map((v) => [v, { p50ms: server[v].p50, p99ms: server[v].p99 }]),
+          [store, layerOff, "node"].map((v) => [v, { p50ms: server[v].p50, p99ms: server[v].p99 }]),
         ),
         errors: Object.fromEntries(Object.entries(server).map(([v, r]) => [v, r.errors])),
       });
@@ -192,7 +196,7 @@ export async function plot(figs, path) {
       label: fmt(r.median, f.unit),
       ours: r === f.subject || p6.some((g) => g.subject === r),
     }));
-  const p6rows = [p6[0].subject, p6[1].subject, ...p6[0].peers];
+  const p6rows = [p6[0].subject, p6[0].peers[0], p6[1].subject, p6[1].peers[0], p6[0].peers[1]];
   const panel = (title, axis, values) => ({
     title,
     data: { values },

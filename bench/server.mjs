@@ -14,11 +14,13 @@ const run = promisify(execFile);
 export const WRK = process.env.WRK ?? "wrk";
 const SCRIPT = join(BENCH, "wrk/keyed.lua");
 
-/** The four servers, each started fresh for a run. */
+/** The servers, each started fresh for a run: each store with the layer and
+ *  without it (the same handlers), and the Node peer. */
 const VARIANTS = {
   memory: () => startServer(["--store", "memory"]),
   sqlite: (dir, run) => startServer(["--store", `sqlite:${join(dir, `bench-${run}.db`)}`]),
   noLayer: () => startServer(["--store", "memory", "--no-idempotency"]),
+  noLayerSqlite: (dir, run) => startServer(["--store", `sqlite:${join(dir, `bench-off-${run}.db`)}`, "--no-idempotency"]),
   node: () => startNodePeer(),
 };
 
