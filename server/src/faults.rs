@@ -156,7 +156,7 @@ pub(crate) async fn inject(
             None => format!("fault:{raw}"),
         };
         let store = state.config.store.clone();
-        let hits = tokio::task::spawn_blocking(move || store.count_fault(&counter)).await;
+        let hits = crate::store::call(store, move |store| store.count_fault(&counter)).await;
         match hits {
             Ok(Ok(hits)) if hits > times => return next.run(req).await,
             Ok(Ok(_)) => {}

@@ -100,7 +100,7 @@ async fn run_keyed(state: &AppState, key: String, req: Request, next: Next) -> R
     let store = config.store.clone();
     let claimed = {
         let claim = claim.clone();
-        tokio::task::spawn_blocking(move || store.claim(&claim)).await
+        crate::store::call(store, move |store| store.claim(&claim)).await
     };
     let outcome = match claimed {
         Ok(Ok(outcome)) => outcome,
@@ -168,7 +168,7 @@ async fn run_keyed(state: &AppState, key: String, req: Request, next: Next) -> R
 
 async fn release(store: Arc<dyn Store>, fence: Fence) {
     let (key, principal) = (fence.record.key.clone(), fence.record.principal.clone());
-    match tokio::task::spawn_blocking(move || store.release(&fence)).await {
+    match crate::store::call(store, move |store| store.release(&fence)).await {
         Ok(Ok(true)) => tracing::info!(%key, %principal, "idempotency: released"),
         Ok(Ok(false)) => tracing::debug!(%key, %principal, "idempotency: nothing to release"),
         Ok(Err(err)) => {

@@ -104,8 +104,10 @@
 //! in one transaction ([`Store::transact`]); if that update matches no row,
 //! everything rolls back. One SQLite connection in WAL mode sits behind a
 //! mutex and is used from `spawn_blocking`, so concurrency never yields
-//! `SQLITE_BUSY` (and never a 5xx) inside the process. [`MemoryStore`] has
-//! the same semantics with a mutex and copy-on-commit. Released keys are
+//! `SQLITE_BUSY` (and never a 5xx) inside the process; claims and releases
+//! commit with `synchronous = NORMAL`, effects with `FULL` (one fsync per
+//! keyed request). [`MemoryStore`] has the same semantics with a mutex and
+//! copy-on-commit over persistent collections, called inline. Released keys are
 //! kept (state `free`) rather than deleted, so fences never repeat while a
 //! record exists.
 //!

@@ -122,7 +122,7 @@ impl Effect {
         let store = self.state.config.store.clone();
         let fence = self.fence.clone();
         let outcome =
-            tokio::task::spawn_blocking(move || store.transact(fence.as_ref(), work)).await;
+            crate::store::call(store, move |store| store.transact(fence.as_ref(), work)).await;
         let reply = match outcome {
             Ok(Ok(TxOutcome::Committed(reply))) => reply,
             Ok(Ok(TxOutcome::RolledBack(reply))) => return reply.into_response(),
@@ -170,7 +170,7 @@ impl Effect {
         F: FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send + 'static,
     {
         let store = self.state.config.store.clone();
-        match tokio::task::spawn_blocking(move || store.read(Box::new(work))).await {
+        match crate::store::call(store, move |store| store.read(Box::new(work))).await {
             Ok(Ok(reply)) => reply.into_response(),
             Ok(Err(err)) => Problem::from(err).into_response(),
             Err(err) => Problem::internal(err.to_string()).into_response(),

@@ -113,7 +113,7 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
 
 async fn reset(State(state): State<AppState>) -> Response {
     let store = state.config.store.clone();
-    match tokio::task::spawn_blocking(move || store.reset()).await {
+    match crate::store::call(store, move |store| store.reset()).await {
         Ok(Ok(())) => {
             state.log.clear();
             tracing::info!("test mode: state reset");

@@ -87,6 +87,10 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn claim(&self, req: &ClaimRequest) -> Result<ClaimOutcome, StoreError> {
         let mut state = self.lock()?;
         let Some(record) = state.records.get_mut(&req.record) else {

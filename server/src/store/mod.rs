@@ -4,8 +4,9 @@
 //!
 //! Two implementations with identical semantics: [`MemoryStore`] (a mutex
 //! around plain collections) and [`SqliteStore`] (one SQLite connection in
-//! WAL mode behind a mutex). Every method is blocking; the server calls them
-//! from `tokio::task::spawn_blocking`.
+//! WAL mode behind a mutex). Every method is synchronous; the server calls
+//! them through [`call`]: on tokio's blocking pool for SQLite, which does
+//! file I/O, and inline for the memory store, which never blocks for long.
 
 mod memory;
 mod sqlite;
@@ -108,6 +109,11 @@ pub type Work = Box<dyn FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send>
 
 /// The store: idempotency records, domain data and test-mode fault counters.
 pub trait Store: Send + Sync + 'static {
+    /// Whether calls may block on I/O, and so belong on the blocking pool.
+    fn blocks(&self) -> bool {
+        true
+    }
+
     /// Claims `req.record` atomically, never read-then-write: inserts a new
     /// record (fence 1); or re-arms a released or expired one (fence + 1);
     /// or takes over a stale lock with the same fingerprint (fence + 1).
@@ -208,3 +214,21 @@ pub trait Tx {
 
 #[cfg(test)]
 mod tests;
+
+/// Runs `f` with `store`: on tokio's blocking pool if the store
+/// [blocks](Store::blocks), inline otherwise (a thread hand-off per call
+/// would cost the memory store more than the call itself).
+pub(crate) async fn call<T, F>(
+    store: std::sync::Arc<dyn Store>,
+    f: F,
+) -> Result<T, tokio::task::JoinError>
+where
+    F: FnOnce(&dyn Store) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if store.blocks() {
+        tokio::task::spawn_blocking(move || f(&*store)).await
+    } else {
+        Ok(f(&*store))
+    }
+}
