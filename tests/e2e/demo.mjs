@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, eventually, newPage, startServer } from "./harness.mjs";
+import { after, afterEach, before, beforeEach } from "node:test";
+import { ROOT, eventually, launch, newPage, startServer } from "./harness.mjs";
 
 export const DIST = join(ROOT, "www/dist");
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -15,6 +16,28 @@ export async function startDemo(store = "memory") {
     throw new Error("www/dist/index.html is missing: build the demo first (make www; make test-e2e does)");
   }
   return startServer(["--store", store, "--static", DIST, "--test-mode"]);
+}
+
+/**
+ * Registers a demo test file's hooks and returns what they set up: `server`
+ * serving the demo with `store` (memory, or `sqliteStore()`), `browser`, and
+ * `tabs`, whose pages are closed after each test; the server is reset before
+ * each test and stopped, with the browser, after the last.
+ */
+export function useDemo(store = "memory") {
+  const demo = {};
+  before(async () => {
+    demo.server = await startDemo(store);
+    demo.browser = await launch();
+    demo.tabs = new Tabs(demo.browser, demo.server);
+  });
+  beforeEach(() => demo.server.reset());
+  afterEach(() => demo.tabs.closeAll());
+  after(async () => {
+    await demo.browser?.close();
+    await demo.server?.stop();
+  });
+  return demo;
 }
 
 /** A SQLite store in a temporary directory, removed when the process exits. */

@@ -3,24 +3,12 @@
 // without it; a lost response, a 503 and a 409 in progress are retried with
 // the same key into one org; editing after a validation error gets a new key.
 // The server keeps its data in a real SQLite file.
-import { after, afterEach, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, launch, screenshot } from "./harness.mjs";
-import { Tabs, UUID_V4, answered, idle, noPageErrors, posts, sqliteStore, startDemo } from "./demo.mjs";
+import { eventually, screenshot } from "./harness.mjs";
+import { UUID_V4, answered, idle, noPageErrors, posts, sqliteStore, useDemo } from "./demo.mjs";
 
-let server, browser, tabs;
-
-before(async () => {
-  server = await startDemo(sqliteStore());
-  browser = await launch();
-  tabs = new Tabs(browser, server);
-});
-beforeEach(() => server.reset());
-afterEach(() => tabs.closeAll());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const demo = useDemo(sqliteStore());
 
 const form = (page) => page.getByRole("form", { name: "Create organization" });
 const submitButton = (page) => form(page).getByRole("button");
@@ -47,18 +35,18 @@ const GESTURES = {
 };
 
 async function serverState() {
-  return { orgs: await server.json("/api/orgs"), memberships: await server.json("/api/memberships") };
+  return { orgs: await demo.server.json("/api/orgs"), memberships: await demo.server.json("/api/memberships") };
 }
 
 const SHOTS = { "10 rapid clicks": "", "10 clicks in one task": "-burst", "Enter held in the name field": "-enter" };
 
 for (const [name, gesture] of Object.entries(GESTURES)) {
   test(`${name} with the guard on: exactly 1 org and 1 membership`, async () => {
-    const page = await tabs.open("#/orgs");
+    const page = await demo.tabs.open("#/orgs");
     await nameField(page).fill("Acme");
     await gesture(page);
     await page.getByTestId("success").filter({ hasText: "Created “Acme” (acme)." }).waitFor();
-    const [request] = await answered(server, "/api/orgs", 1);
+    const [request] = await answered(demo.server, "/api/orgs", 1);
     assert.match(request.key, UUID_V4);
     assert.equal(request.status, 201);
     const { orgs, memberships } = await serverState();
@@ -72,11 +60,11 @@ for (const [name, gesture] of Object.entries(GESTURES)) {
   });
 
   test(`${name} with the guard off: duplicate orgs (the bug the guard fixes)`, async () => {
-    const page = await tabs.open("#/orgs?guard=off");
+    const page = await demo.tabs.open("#/orgs?guard=off");
     await nameField(page).fill("Acme");
     await gesture(page);
     await eventually(async () => (await page.getByTestId("in-flight").textContent()) === "0", 10_000);
-    const sent = await posts(server, "/api/orgs");
+    const sent = await posts(demo.server, "/api/orgs");
     assert.ok(sent.every((r) => r.key === null && r.status === 201), JSON.stringify(sent));
     const { orgs, memberships } = await serverState();
     assert.ok(orgs.length > 1, `expected duplicates without the guard, got ${orgs.length} org(s)`);
@@ -94,12 +82,12 @@ for (const [name, gesture] of Object.entries(GESTURES)) {
 // is the browser's resend or the guard's retry; with the guard, either way it
 // carries the same key and gets the stored response.
 test("a lost response is resent with the same key and replayed: 1 org, success shown", async () => {
-  const page = await tabs.open("#/orgs?simulate=lost");
+  const page = await demo.tabs.open("#/orgs?simulate=lost");
   await nameField(page).fill("Lost Inc");
   await submitButton(page).click();
   await page.getByTestId("success").filter({ hasText: "Created “Lost Inc”" }).waitFor();
   await page.getByText("replayed by the server").waitFor();
-  const sent = await posts(server, "/api/orgs");
+  const sent = await posts(demo.server, "/api/orgs");
   assert.equal(sent.length, 2, JSON.stringify(sent));
   assert.equal(sent[0].fault, "drop-after-commit; times=1");
   assert.equal(sent[0].status, null, "the first attempt got no response at all");
@@ -115,16 +103,16 @@ test("a lost response is resent with the same key and replayed: 1 org, success s
 });
 
 test("a lost response with the guard off: every resend and the Retry make another org", async () => {
-  const page = await tabs.open("#/orgs?guard=off&simulate=lost");
+  const page = await demo.tabs.open("#/orgs?guard=off&simulate=lost");
   await nameField(page).fill("Lost Inc");
   await submitButton(page).click();
   const alert = page.getByRole("alert");
   await alert.filter({ hasText: "NETWORK" }).waitFor();
-  const lost = await posts(server, "/api/orgs");
+  const lost = await posts(demo.server, "/api/orgs");
   assert.ok(lost.length >= 1 && lost.every((r) => r.key === null && r.status === null), JSON.stringify(lost));
   await alert.getByRole("button", { name: /Retry/ }).click();
   await page.getByTestId("success").waitFor();
-  const sent = await posts(server, "/api/orgs");
+  const sent = await posts(demo.server, "/api/orgs");
   assert.equal(sent.length, lost.length + 1);
   assert.deepEqual(sent.at(-1), { ...sent.at(-1), key: null, fault: null, status: 201 });
   const { orgs } = await serverState();
@@ -135,11 +123,11 @@ test("a lost response with the guard off: every resend and the Retry make anothe
 });
 
 test("a 503 then a success: the same key twice, 1 org", async () => {
-  const page = await tabs.open("#/orgs?simulate=503");
+  const page = await demo.tabs.open("#/orgs?simulate=503");
   await nameField(page).fill("Busy Day");
   await submitButton(page).click();
   await page.getByTestId("success").filter({ hasText: "Created “Busy Day”" }).waitFor();
-  const sent = await answered(server, "/api/orgs", 2);
+  const sent = await answered(demo.server, "/api/orgs", 2);
   assert.deepEqual(
     sent.map((r) => r.status),
     [503, 201],
@@ -154,21 +142,21 @@ test("a 503 then a success: the same key twice, 1 org", async () => {
 });
 
 test("a 409 (the same key still in progress) then a success: the replay, 1 org", async () => {
-  const page = await tabs.open("#/orgs?simulate=none");
+  const page = await demo.tabs.open("#/orgs?simulate=none");
   await nameField(page).fill("Twice");
   const key = await page.getByTestId("key").textContent();
   // Another request with this key and this body is still running (say, the
   // first attempt of a submission whose response is slow).
-  const held = fetch(`${server.url}/api/orgs`, {
+  const held = fetch(`${demo.server.url}/api/orgs`, {
     method: "POST",
     headers: { "content-type": "application/json", "idempotency-key": key, "x-fault": "delay=1500" },
     body: JSON.stringify({ name: "Twice" }),
   });
-  await eventually(async () => (await posts(server, "/api/orgs")).length === 1);
+  await eventually(async () => (await posts(demo.server, "/api/orgs")).length === 1);
   await submitButton(page).click();
   await page.getByTestId("success").filter({ hasText: "Created “Twice”" }).waitFor({ timeout: 10_000 });
   assert.equal((await held).status, 201);
-  const mine = (await posts(server, "/api/orgs")).filter((r) => r.fault === null);
+  const mine = (await posts(demo.server, "/api/orgs")).filter((r) => r.fault === null);
   assert.ok(mine.length >= 2, JSON.stringify(mine));
   assert.ok(mine.every((r) => r.key === key));
   assert.equal(mine[0].status, 409, "the first attempt found the key in progress");
@@ -180,7 +168,7 @@ test("a 409 (the same key still in progress) then a success: the replay, 1 org",
 });
 
 test("editing after a validation error sends a new key; the org is created once", async () => {
-  const page = await tabs.open("#/orgs?simulate=none");
+  const page = await demo.tabs.open("#/orgs?simulate=none");
   await nameField(page).fill("   ");
   const first = await page.getByTestId("key").textContent();
   await submitButton(page).click();
@@ -190,7 +178,7 @@ test("editing after a validation error sends a new key; the org is created once"
   await nameField(page).fill("Acme");
   await submitButton(page).click();
   await page.getByTestId("success").filter({ hasText: "Created “Acme”" }).waitFor();
-  const sent = await answered(server, "/api/orgs", 2);
+  const sent = await answered(demo.server, "/api/orgs", 2);
   assert.deepEqual(
     sent.map((r) => r.status),
     [400, 201],
@@ -208,7 +196,7 @@ test("editing after a validation error sends a new key; the org is created once"
 });
 
 test("the home page links to the four pages", async () => {
-  const page = await tabs.open("");
+  const page = await demo.tabs.open("");
   for (const [name, hash] of [
     ["Create organization", "#/orgs"],
     ["Claim invite", "#/invite"],

@@ -3,33 +3,21 @@
 // after the order) one tab pays and the other sends nothing, waits, and
 // settles with the same payment; without it the second tab's request is
 // refused with 409 and its user sees an error for a payment that went through.
-import { after, afterEach, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, launch, screenshot } from "./harness.mjs";
-import { Tabs, UUID_V4, answered, noPageErrors, startDemo } from "./demo.mjs";
+import { eventually, screenshot } from "./harness.mjs";
+import { UUID_V4, answered, noPageErrors, useDemo } from "./demo.mjs";
 
-let server, browser, tabs;
-
-before(async () => {
-  server = await startDemo("memory");
-  browser = await launch();
-  tabs = new Tabs(browser, server);
-});
-beforeEach(() => server.reset());
-afterEach(() => tabs.closeAll());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const demo = useDemo("memory");
 
 /** One tab creates an order, a second tab opens the same URL; both show the Pay button. */
 async function twoTabs(hash) {
-  const context = await tabs.context();
-  const a = await tabs.open(hash, context);
+  const context = await demo.tabs.context();
+  const a = await demo.tabs.open(hash, context);
   await a.getByRole("button", { name: "New order" }).click();
   await a.getByRole("form", { name: "Pay order" }).waitFor();
-  const b = await tabs.open(new URL(a.url()).hash, context);
-  const [order] = await server.json("/api/orders");
+  const b = await demo.tabs.open(new URL(a.url()).hash, context);
+  const [order] = await demo.server.json("/api/orders");
   return { a, b, order };
 }
 
@@ -41,10 +29,10 @@ test("two tabs pay one order at once: one request, one payment, both tabs show i
   const paid = (page) => page.getByTestId("success").filter({ hasText: "Paid: payment" });
   await Promise.all([paid(a).waitFor(), paid(b).waitFor()]);
 
-  const [request] = await answered(server, "/pay", 1);
+  const [request] = await answered(demo.server, "/pay", 1);
   assert.match(request.key, UUID_V4);
   assert.equal(request.status, 201);
-  const payments = await server.json("/api/payments");
+  const payments = await demo.server.json("/api/payments");
   assert.equal(payments.length, 1);
   const [payment] = payments;
   assert.equal(payment.orderId, order.id);
@@ -61,12 +49,12 @@ test("two tabs pay one order at once: one request, one payment, both tabs show i
 test("two tabs without the guard: both requests run; the second tab gets 409 already paid", async () => {
   const { a, b } = await twoTabs("#/pay?guard=off");
   await Promise.all([payButton(a).click(), payButton(b).click()]);
-  const sent = await answered(server, "/pay", 2);
+  const sent = await answered(demo.server, "/pay", 2);
   assert.ok(sent.every((r) => r.key === null));
   assert.deepEqual(sent.map((r) => r.status).sort(), [201, 409]);
   // The server's UNIQUE (order_id) still keeps it to one payment; the user of
   // the other tab is shown an error for a payment that went through.
-  assert.equal((await server.json("/api/payments")).length, 1);
+  assert.equal((await demo.server.json("/api/payments")).length, 1);
   const alerts = [a, b].map((page) => page.getByRole("alert").filter({ hasText: "already has payment" }));
   await Promise.any(alerts.map((alert) => alert.waitFor()));
   assert.equal((await alerts[0].count()) + (await alerts[1].count()), 1);

@@ -2,27 +2,15 @@
 // no framework. Clicks, a burst of submits and a held Enter make one org;
 // the buttons and aria-busy follow the guard; detaching restores the
 // browser's own submission.
-import { after, afterEach, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, launch, screenshot } from "./harness.mjs";
-import { Tabs, answered, noPageErrors, posts, startDemo } from "./demo.mjs";
+import { eventually, screenshot } from "./harness.mjs";
+import { answered, noPageErrors, posts, useDemo } from "./demo.mjs";
 
-let server, browser, tabs;
-
-before(async () => {
-  server = await startDemo();
-  browser = await launch();
-  tabs = new Tabs(browser, server);
-});
-beforeEach(() => server.reset());
-afterEach(() => tabs.closeAll());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const demo = useDemo();
 
 async function openPlain() {
-  const page = await tabs.open("plain.html");
+  const page = await demo.tabs.open("plain.html");
   await page.waitForFunction(() => window.guard);
   // Count the events the form dispatches.
   await page.evaluate(() => {
@@ -63,10 +51,10 @@ for (const [gesture, act] of Object.entries(GESTURES)) {
     await eventually(() => button(page).isDisabled());
     assert.equal(await page.locator("#org").getAttribute("aria-busy"), "true");
     await page.getByRole("status").filter({ hasText: "Created Plain (plain)." }).waitFor();
-    const [post] = await answered(server, "/api/orgs", 1);
+    const [post] = await answered(demo.server, "/api/orgs", 1);
     assert.ok(post.key, "the request carried an Idempotency-Key");
-    assert.equal((await server.json("/api/orgs")).length, 1);
-    assert.equal((await server.json("/api/memberships")).length, 1);
+    assert.equal((await demo.server.json("/api/orgs")).length, 1);
+    assert.equal((await demo.server.json("/api/memberships")).length, 1);
     assert.deepEqual(await page.evaluate(() => window.events), [["submitguard:success", 201]]);
     // Settled: the button and aria-busy are as they were.
     assert.equal(await button(page).isEnabled(), true);
@@ -90,7 +78,7 @@ test("attach: a failure is an error event, and the resubmit keeps the key", asyn
   assert.equal(await button(page).isEnabled(), true);
   await button(page).click();
   await page.getByRole("status").filter({ hasText: "Created Retry (retry)." }).waitFor();
-  const keys = (await posts(server, "/api/orgs")).map((r) => r.key);
+  const keys = (await posts(demo.server, "/api/orgs")).map((r) => r.key);
   assert.equal(keys.length, 2);
   assert.equal(keys[1], keys[0], "the resubmit after a failure reused the key");
   assert.deepEqual(
@@ -107,7 +95,7 @@ test("detach: the browser submits the form natively again", async () => {
   // The browser navigated to the endpoint's JSON answer: a native POST,
   // URL-encoded, without a key.
   assert.match(await page.locator("body").innerText(), /"name":\s*"Native"/);
-  const [post] = await posts(server, "/api/orgs");
+  const [post] = await posts(demo.server, "/api/orgs");
   assert.equal(post.key, null);
-  assert.equal((await server.json("/api/orgs")).length, 1);
+  assert.equal((await demo.server.json("/api/orgs")).length, 1);
 });

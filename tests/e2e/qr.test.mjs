@@ -2,34 +2,22 @@
 // mount, and the app runs under StrictMode, which mounts it twice in this
 // development build. The hook keeps one guard per component instance, so
 // the second run shares the first one's request.
-import { after, afterEach, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, launch, screenshot } from "./harness.mjs";
-import { Tabs, UUID_V4, answered, guards, noPageErrors, posts, startDemo } from "./demo.mjs";
+import { eventually, screenshot } from "./harness.mjs";
+import { UUID_V4, answered, guards, noPageErrors, posts, useDemo } from "./demo.mjs";
 
-let server, browser, tabs;
-
-before(async () => {
-  server = await startDemo("memory");
-  browser = await launch();
-  tabs = new Tabs(browser, server);
-});
-beforeEach(() => server.reset());
-afterEach(() => tabs.closeAll());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const demo = useDemo("memory");
 
 const PATH = "/api/qr/sessions";
 
 test("StrictMode runs the effect twice, yet one guard sends one request: 1 session", async () => {
-  const page = await tabs.open("#/qr");
+  const page = await demo.tabs.open("#/qr");
   await page.getByTestId("success").filter({ hasText: "for table 7" }).waitFor();
-  const [request] = await answered(server, PATH, 1);
+  const [request] = await answered(demo.server, PATH, 1);
   assert.match(request.key, UUID_V4);
   assert.equal(request.status, 201);
-  assert.equal((await server.json(PATH)).length, 1);
+  assert.equal((await demo.server.json(PATH)).length, 1);
   await eventually(async () => (await page.getByTestId("session-count").textContent()) === "1 created");
   // One SubmitGuard for the component, through the double render and the
   // simulated unmount and remount, and not freed by them.
@@ -38,15 +26,15 @@ test("StrictMode runs the effect twice, yet one guard sends one request: 1 sessi
 });
 
 test("an injected error, then Retry: the same key, exactly 1 more session", async () => {
-  const page = await tabs.open("#/qr?simulate=none");
+  const page = await demo.tabs.open("#/qr?simulate=none");
   await page.getByTestId("success").waitFor();
-  assert.equal((await server.json(PATH)).length, 1);
+  assert.equal((await demo.server.json(PATH)).length, 1);
 
   await page.getByLabel("Simulate").selectOption("error");
   await page.getByRole("button", { name: "Scan the code again" }).click();
   const alert = page.getByRole("alert");
   await alert.filter({ hasText: "HTTP 500" }).waitFor();
-  const failed = (await posts(server, PATH)).slice(1);
+  const failed = (await posts(demo.server, PATH)).slice(1);
   assert.deepEqual(
     failed.map((r) => r.status),
     [500, 500, 500],
@@ -55,13 +43,13 @@ test("an injected error, then Retry: the same key, exactly 1 more session", asyn
   const key = failed[0].key;
   assert.ok(failed.every((r) => r.key === key));
   assert.equal(await page.getByTestId("key").textContent(), key, "the failure kept the key");
-  assert.equal((await server.json(PATH)).length, 1, "nothing created yet");
+  assert.equal((await demo.server.json(PATH)).length, 1, "nothing created yet");
 
   await alert.getByRole("button", { name: "Retry with the same key" }).click();
   await page.getByTestId("success").waitFor();
-  const sent = await answered(server, PATH, 5);
+  const sent = await answered(demo.server, PATH, 5);
   assert.deepEqual(sent.at(-1), { ...sent.at(-1), key, fault: null, status: 201 });
-  assert.equal((await server.json(PATH)).length, 2, "exactly one more session");
+  assert.equal((await demo.server.json(PATH)).length, 2, "exactly one more session");
   await eventually(async () => (await page.getByTestId("session-count").textContent()) === "2 created");
   // The remount made a second guard and freed the first.
   assert.deepEqual(await guards(page), { created: 2, freed: 1 });
@@ -70,10 +58,10 @@ test("an injected error, then Retry: the same key, exactly 1 more session", asyn
 });
 
 test("with the guard off, StrictMode's second effect opens a second session (the bug)", async () => {
-  const page = await tabs.open("#/qr?guard=off");
-  const sent = await answered(server, PATH, 2);
+  const page = await demo.tabs.open("#/qr?guard=off");
+  const sent = await answered(demo.server, PATH, 2);
   assert.ok(sent.every((r) => r.key === null && r.status === 201));
-  assert.equal((await server.json(PATH)).length, 2);
+  assert.equal((await demo.server.json(PATH)).length, 2);
   await eventually(async () => (await page.getByTestId("session-count").textContent()) === "2 created");
   await screenshot(page, "qr-guard-off");
   noPageErrors(page);
