@@ -29,6 +29,12 @@ fn fetch(guard: &SubmitGuard, url: &str, init: RequestInit) -> Promise {
     guard.fetch(url.into(), Some(init))
 }
 
+/// Through `guard`, a POST to the tagged QR sessions endpoint for table `t`
+/// (one session per executed request), with extra `headers`.
+fn open_session(guard: &SubmitGuard, t: &str, headers: &[(&str, &str)]) -> Promise {
+    fetch(guard, &sessions_url(t), post(&table(t), headers))
+}
+
 #[wasm_bindgen_test]
 fn options_are_checked_with_errors_naming_the_option() {
     let cases: [(&str, bool, &str); 9] = [
@@ -124,9 +130,7 @@ async fn ten_same_tick_posts_send_one_request_and_all_get_the_response() {
     let t = tag("ten");
     let g = guard("{}");
     let key = g.key();
-    let calls: Vec<Promise> = (0..10)
-        .map(|_| fetch(&g, &sessions_url(&t), post(&table(&t), &[])))
-        .collect();
+    let calls: Vec<Promise> = (0..10).map(|_| open_session(&g, &t, &[])).collect();
     assert!(g.pending());
     assert_eq!(g.state(), "pending");
     let mut ids = Vec::new();
@@ -151,11 +155,7 @@ async fn a_caller_joining_later_still_gets_a_readable_body() {
     // the second joins: the second's clone must still be made first.
     let t = tag("join-later");
     let g = guard("{}");
-    let first = fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "delay=300; times=1")]),
-    );
+    let first = open_session(&g, &t, &[("x-fault", "delay=300; times=1")]);
     // In JavaScript, so the body is read in the very reaction that receives
     // the response, as `const r = await guard.fetch(…); await r.json()` does.
     let read = Function::new_with_args("p", "return p.then((r) => r.json())");
@@ -164,7 +164,7 @@ async fn a_caller_joining_later_still_gets_a_readable_body() {
         .unwrap()
         .unchecked_into();
     sleep(100).await;
-    let second = fetch(&g, &sessions_url(&t), post(&table(&t), &[]));
+    let second = open_session(&g, &t, &[]);
     let a = settle(reader).await.unwrap();
     let b = json(&settle(second).await.unwrap()).await;
     assert_eq!(prop(&a, "id").as_string(), prop(&b, "id").as_string());
@@ -175,10 +175,8 @@ async fn a_caller_joining_later_still_gets_a_readable_body() {
 async fn reject_mode_refuses_duplicates_at_once() {
     let t = tag("reject");
     let g = guard(r#"{"onDuplicate": "reject"}"#);
-    let first = fetch(&g, &sessions_url(&t), post(&table(&t), &[]));
-    let others: Vec<Promise> = (0..9)
-        .map(|_| fetch(&g, &sessions_url(&t), post(&table(&t), &[])))
-        .collect();
+    let first = open_session(&g, &t, &[]);
+    let others: Vec<Promise> = (0..9).map(|_| open_session(&g, &t, &[])).collect();
     for other in others {
         assert_eq!(code(&settle(other).await.unwrap_err()), "DUPLICATE");
     }
@@ -192,13 +190,9 @@ async fn a_503_is_retried_with_the_same_key() {
     let t = tag("retry503");
     let g = guard(r#"{"backoffMs": 1, "maxBackoffMs": 1}"#);
     let key = g.key();
-    let response = settle(fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "status=503; times=1")]),
-    ))
-    .await
-    .unwrap();
+    let response = settle(open_session(&g, &t, &[("x-fault", "status=503; times=1")]))
+        .await
+        .unwrap();
     assert_eq!(prop(&response, "status").as_f64(), Some(201.0));
     let requests = seen(&t).await;
     let keys: Vec<_> = requests.iter().map(|r| r.key.clone()).collect();
@@ -218,13 +212,9 @@ async fn retry_after_replaces_the_backoff_and_a_long_one_stops() {
     let t = tag("retryafter");
     let g = guard(r#"{"backoffMs": 1, "maxBackoffMs": 1}"#);
     let started = js_sys::Date::now();
-    settle(fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "status=503; times=1")]),
-    ))
-    .await
-    .unwrap();
+    settle(open_session(&g, &t, &[("x-fault", "status=503; times=1")]))
+        .await
+        .unwrap();
     let waited = js_sys::Date::now() - started;
     assert!(
         waited >= 950.0,
@@ -234,13 +224,9 @@ async fn retry_after_replaces_the_backoff_and_a_long_one_stops() {
     let t = tag("retryafter-long");
     let g = guard(r#"{"maxRetryAfterMs": 500}"#);
     let key = g.key();
-    let error = settle(fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "status=503; times=1")]),
-    ))
-    .await
-    .unwrap_err();
+    let error = settle(open_session(&g, &t, &[("x-fault", "status=503; times=1")]))
+        .await
+        .unwrap_err();
     assert_eq!(code(&error), "HTTP");
     assert_eq!(prop(&error, "status").as_f64(), Some(503.0));
     assert!(prop(&error, "response").is_instance_of::<web_sys::Response>());
@@ -251,9 +237,7 @@ async fn retry_after_replaces_the_backoff_and_a_long_one_stops() {
     );
     assert_eq!((g.state().as_str(), g.key()), ("failed", key.clone()));
     // Usable after the error: the resubmit goes out with the same key.
-    settle(fetch(&g, &sessions_url(&t), post(&table(&t), &[])))
-        .await
-        .unwrap();
+    settle(open_session(&g, &t, &[])).await.unwrap();
     let requests = seen(&t).await;
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].key.as_deref(), Some(key.as_str()));
@@ -264,13 +248,9 @@ async fn a_timed_out_attempt_is_retried_with_the_same_key() {
     let t = tag("timeout-retry");
     let g = guard(r#"{"timeoutMs": 300, "backoffMs": 1, "maxBackoffMs": 1}"#);
     let key = g.key();
-    let response = settle(fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "delay=1500; times=1")]),
-    ))
-    .await
-    .unwrap();
+    let response = settle(open_session(&g, &t, &[("x-fault", "delay=1500; times=1")]))
+        .await
+        .unwrap();
     assert!(prop(&response, "ok").as_bool().unwrap());
     assert!(g.attempts() >= 2);
     let requests = seen(&t).await;
@@ -289,22 +269,16 @@ async fn timeouts_fail_with_code_timeout_and_leave_the_guard_usable() {
     let t = tag("timeout");
     let g = guard(r#"{"timeoutMs": 200, "retries": 0}"#);
     let key = g.key();
-    let error = settle(fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "delay=800; times=1")]),
-    ))
-    .await
-    .unwrap_err();
+    let error = settle(open_session(&g, &t, &[("x-fault", "delay=800; times=1")]))
+        .await
+        .unwrap_err();
     assert_eq!(code(&error), "TIMEOUT");
     assert_eq!(
         (g.state().as_str(), g.pending(), g.key()),
         ("failed", false, key.clone())
     );
     sleep(900).await; // let the slow first request finish on the server
-    let response = settle(fetch(&g, &sessions_url(&t), post(&table(&t), &[])))
-        .await
-        .unwrap();
+    let response = settle(open_session(&g, &t, &[])).await.unwrap();
     assert!(prop(&response, "ok").as_bool().unwrap());
     assert_eq!(
         sessions(&t).await,
@@ -318,11 +292,7 @@ async fn abort_then_resubmit_keeps_the_key() {
     let t = tag("abort");
     let g = guard("{}");
     let key = g.key();
-    let call = fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "delay=400; times=1")]),
-    );
+    let call = open_session(&g, &t, &[("x-fault", "delay=400; times=1")]);
     sleep(100).await;
     g.abort(JsValue::from("user left"));
     assert!(!g.pending(), "abort releases the lock at once");
@@ -333,9 +303,7 @@ async fn abort_then_resubmit_keeps_the_key() {
         Some("user left")
     );
     assert_eq!((g.state().as_str(), g.key()), ("failed", key.clone()));
-    settle(fetch(&g, &sessions_url(&t), post(&table(&t), &[])))
-        .await
-        .unwrap();
+    settle(open_session(&g, &t, &[])).await.unwrap();
     let requests = seen(&t).await;
     assert!(
         requests
@@ -377,11 +345,7 @@ async fn reset_aborts_replaces_the_key_and_returns_to_idle() {
     let t = tag("reset");
     let g = guard("{}");
     let key = g.key();
-    let call = fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("x-fault", "delay=300; times=1")]),
-    );
+    let call = open_session(&g, &t, &[("x-fault", "delay=300; times=1")]);
     g.reset();
     assert_eq!(
         (g.state().as_str(), g.pending(), g.attempts()),
@@ -461,13 +425,9 @@ async fn a_key_the_caller_set_is_sent_as_is() {
     let g = guard("{}");
     let key = g.key();
     let own = format!("own-{t}");
-    settle(fetch(
-        &g,
-        &sessions_url(&t),
-        post(&table(&t), &[("idempotency-key", &own)]),
-    ))
-    .await
-    .unwrap();
+    settle(open_session(&g, &t, &[("idempotency-key", &own)]))
+        .await
+        .unwrap();
     assert_eq!(seen(&t).await[0].key.as_deref(), Some(own.as_str()));
     assert_eq!(
         g.key(),
@@ -481,9 +441,7 @@ async fn quote_key_sends_an_sf_string() {
     let t = tag("quoted");
     let g = guard(r#"{"quoteKey": true, "headerName": "Idempotency-Key"}"#);
     let key = g.key();
-    settle(fetch(&g, &sessions_url(&t), post(&table(&t), &[])))
-        .await
-        .unwrap();
+    settle(open_session(&g, &t, &[])).await.unwrap();
     assert_eq!(seen(&t).await[0].key, Some(format!("\"{key}\"")));
 }
 
@@ -625,9 +583,7 @@ async fn subscribers_hear_every_change_and_can_unsubscribe() {
     let (record, observed) = (states.clone(), g.clone());
     let listener = Closure::<dyn FnMut()>::new(move || record.borrow_mut().push(observed.state()));
     let unsubscribe: Function = g.subscribe(listener.as_ref().clone()).unwrap();
-    settle(fetch(&g, &sessions_url(&t), post(&table(&t), &[])))
-        .await
-        .unwrap();
+    settle(open_session(&g, &t, &[])).await.unwrap();
     assert_eq!(states.borrow().first().map(String::as_str), Some("pending"));
     assert_eq!(
         states.borrow().last().map(String::as_str),
