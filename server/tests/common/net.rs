@@ -168,4 +168,12 @@ impl Client {
             .await
             .unwrap()
     }
+
+    /// How many items the list endpoint at `url` returns.
+    pub async fn count(&self, url: &str) -> usize {
+        let list = self.get(url).await.json;
+        list.as_array()
+            .unwrap_or_else(|| panic!("{url} is not a list: {list}"))
+            .len()
+    }
 }
