@@ -167,7 +167,7 @@ impl Attachment {
             overridden("formenctype", "formEnctype").unwrap_or_else(|| self.form.enctype());
         let request = match self.request(submitter.as_ref(), &method, &action, &enctype) {
             Ok(request) => request,
-            Err(error) => return self.dispatch("submitguard:error", "error", &error),
+            Err(error) => return dispatch(&self.form, "submitguard:error", "error", &error),
         };
         let (url, init) = request;
         let sent = crate::fetch::fetch(guard, url.into(), Some(init));
@@ -243,10 +243,6 @@ impl Attachment {
             }
             _ => {}
         }
-    }
-
-    fn dispatch(&self, event: &str, field: &str, value: &JsValue) {
-        dispatch(&self.form, event, field, value);
     }
 }
 
