@@ -1,18 +1,16 @@
 //! JavaScript options → validated settings.
 //!
-//! The options object is read once, in the constructor, with serde
-//! (`deny_unknown_fields`, camelCase). Numbers arrive as JavaScript numbers and
-//! are checked here, so a wrong type is a `TypeError` and a value out of range a
-//! `RangeError`, both naming the option. `undefined` and `null` mean "default".
-
-use serde::Deserialize;
+//! The options object is read once, in the constructor: unknown names and
+//! each option's type are checked on the JavaScript object, then the values
+//! are validated here. A wrong type is a `TypeError` and a value out of range
+//! a `RangeError`, both naming the option. `undefined` and `null` mean
+//! "default". Numbers arrive as JavaScript numbers.
 
 use crate::core::retry::{DEFAULT_RETRY_ON, RetryPolicy, StatusSet};
 use crate::core::state::{OnDuplicate, Settings};
 
 /// The options object as JavaScript passes it, before validation.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Default)]
 pub struct RawOptions {
     /// `headerName`
     pub header_name: Option<String>,
@@ -40,10 +38,6 @@ pub struct RawOptions {
     pub cross_tab: Option<bool>,
     /// `persist`
     pub persist: Option<bool>,
-    /// `fetch`: kept as the JavaScript value, checked to be a function.
-    #[cfg(target_arch = "wasm32")]
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    pub fetch: wasm_bindgen::JsValue,
 }
 
 /// Every option with the JavaScript type it takes, for error messages.
@@ -226,7 +220,44 @@ pub fn is_token(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// An option's value, read from JavaScript as the type [`OPTIONS`] gives it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `a string`
+    Text(String),
+    /// `a boolean`
+    Flag(bool),
+    /// `a number`
+    Number(f64),
+    /// `an array of numbers`
+    Numbers(Vec<f64>),
+}
+
 impl RawOptions {
+    /// Sets the option called `name` (its JavaScript name) to `value`. Returns
+    /// whether `name` and the type of `value` were those of an option read
+    /// here (`fetch` stays a JavaScript value and is not one of them).
+    pub fn set(&mut self, name: &str, value: Value) -> bool {
+        use Value::{Flag, Number, Numbers, Text};
+        match (name, value) {
+            ("headerName", Text(v)) => self.header_name = Some(v),
+            ("quoteKey", Flag(v)) => self.quote_key = Some(v),
+            ("timeoutMs", Number(v)) => self.timeout_ms = Some(v),
+            ("retries", Number(v)) => self.retries = Some(v),
+            ("retryOn", Numbers(v)) => self.retry_on = Some(v),
+            ("backoffMs", Number(v)) => self.backoff_ms = Some(v),
+            ("maxBackoffMs", Number(v)) => self.max_backoff_ms = Some(v),
+            ("maxRetryAfterMs", Number(v)) => self.max_retry_after_ms = Some(v),
+            ("onDuplicate", Text(v)) => self.on_duplicate = Some(v),
+            ("throwHttpErrors", Flag(v)) => self.throw_http_errors = Some(v),
+            ("name", Text(v)) => self.name = Some(v),
+            ("crossTab", Flag(v)) => self.cross_tab = Some(v),
+            ("persist", Flag(v)) => self.persist = Some(v),
+            _ => return false,
+        }
+        true
+    }
+
     /// Checks every value and builds the settings. The first problem found is
     /// returned, naming its option.
     pub fn validate(&self) -> Result<Options, OptionError> {
@@ -392,37 +423,44 @@ pub(crate) fn from_js(
             "SubmitGuard options must be an object, got {got}"
         )));
     }
-    // serde-wasm-bindgen reads only the fields it knows, so unknown options
-    // are found here rather than by `deny_unknown_fields`.
+    // Unknown names first, then each option's type, so the error names the
+    // option and what it got; the values are then read as their types.
     let object: &js_sys::Object = value.unchecked_ref();
     let names: Vec<String> = js_sys::Object::keys(object)
         .iter()
         .filter_map(|k| k.as_string())
         .collect();
     OptionError::check_names(names.iter().map(String::as_str)).map_err(|e| option_error(&e))?;
-    // Types are checked here, per option, so the error names the option and
-    // what it got; serde then reads values of the right type.
+    let mut raw = RawOptions::default();
+    let mut fetch = None;
     for (name, expected) in OPTIONS {
         let got = js_sys::Reflect::get(value, &name.into())?;
+        if got.is_undefined() || got.is_null() {
+            continue;
+        }
         if let Some(problem) = wrong_type(expected, &got) {
             return Err(option_error(&OptionError::wrong_type(name, &problem)));
         }
-    }
-    let raw: RawOptions = serde_wasm_bindgen::from_value(value.clone())
-        .map_err(|e| type_error(&format!("SubmitGuard options: {e}")))?;
-    let options = raw.validate().map_err(|e| option_error(&e))?;
-    let fetch = match raw.fetch {
-        f if f.is_undefined() || f.is_null() => None,
-        f => match f.dyn_into::<js_sys::Function>() {
-            Ok(f) => Some(f),
-            Err(other) => {
-                return Err(option_error(&OptionError::wrong_type(
-                    "fetch",
-                    &describe(&other),
-                )));
+        let value = match expected {
+            "a string" => got.as_string().map(Value::Text),
+            "a boolean" => got.as_bool().map(Value::Flag),
+            "a number" => got.as_f64().map(Value::Number),
+            "a function" => {
+                fetch = got.dyn_into::<js_sys::Function>().ok();
+                None
             }
-        },
-    };
+            _ => {
+                let list: &js_sys::Array = got.unchecked_ref();
+                Some(Value::Numbers(
+                    list.iter().filter_map(|n| n.as_f64()).collect(),
+                ))
+            }
+        };
+        if let Some(value) = value {
+            raw.set(name, value);
+        }
+    }
+    let options = raw.validate().map_err(|e| option_error(&e))?;
     Ok((options, fetch))
 }
 
@@ -509,9 +547,43 @@ mod tests {
         assert!(s.throw_http_errors);
     }
 
+    /// A value of the type `expected` names, unlike any default.
+    fn sample(expected: &str) -> Value {
+        match expected {
+            "a string" => Value::Text("x".into()),
+            "a boolean" => Value::Flag(true),
+            "a number" => Value::Number(7.0),
+            _ => Value::Numbers(vec![418.0]),
+        }
+    }
+
     #[test]
-    // Natively every field is set; in the browser `fetch` is one more.
-    #[allow(clippy::needless_update)]
+    fn every_option_is_read_into_its_own_field() {
+        let mut seen = Vec::new();
+        for (name, expected) in OPTIONS.into_iter().filter(|(n, _)| *n != "fetch") {
+            let mut raw = RawOptions::default();
+            assert!(raw.set(name, sample(expected)), "{name} is not read");
+            let field = format!("{raw:?}");
+            assert_ne!(field, format!("{:?}", RawOptions::default()), "{name}");
+            assert!(
+                !seen.contains(&field),
+                "{name} lands in another option's field"
+            );
+            seen.push(field);
+        }
+        assert_eq!(seen.len(), OPTIONS.len() - 1);
+    }
+
+    #[test]
+    fn a_value_of_another_type_or_an_unknown_name_is_not_read() {
+        let mut raw = RawOptions::default();
+        assert!(!raw.set("retries", Value::Text("2".into())));
+        assert!(!raw.set("Retries", Value::Number(2.0)));
+        assert!(!raw.set("fetch", Value::Flag(true)));
+        assert_eq!(format!("{raw:?}"), format!("{:?}", RawOptions::default()));
+    }
+
+    #[test]
     fn good_values_are_taken() {
         let raw = RawOptions {
             header_name: Some("X-Request-Id".into()),
@@ -527,7 +599,6 @@ mod tests {
             name: Some("signup".into()),
             cross_tab: Some(true),
             persist: Some(true),
-            ..RawOptions::default()
         };
         let o = raw.validate().unwrap();
         assert_eq!(
