@@ -6,7 +6,7 @@
 //! hashed from its fields, never from its serialization, whose boundary is
 //! random each time.
 
-use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, JsString, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, File, FormData, ReadableStream, Request, RequestInit, UrlSearchParams};
@@ -21,8 +21,9 @@ const CHUNK: u32 = 64 * 1024;
 pub(crate) enum Payload {
     /// No body.
     Empty,
-    /// A string, `URLSearchParams`, or anything else `fetch` would stringify.
-    Text(String),
+    /// A string, `URLSearchParams`, or anything else `fetch` would stringify:
+    /// the text to hash, and the same text as a JavaScript string to send.
+    Text { text: String, value: JsString },
     /// A copy of an `ArrayBuffer` or a view of one.
     Bytes(Uint8Array),
     /// A `Blob`, read when hashing.
@@ -38,6 +39,10 @@ extern "C" {
     /// JavaScript's `String(value)`, as `fetch` applies to an unknown body.
     #[wasm_bindgen(js_name = String, catch)]
     pub(crate) fn js_string(value: &JsValue) -> Result<String, JsValue>;
+
+    /// `String(value)`, kept as a JavaScript string.
+    #[wasm_bindgen(js_name = String, catch)]
+    fn js_string_value(value: &JsValue) -> Result<JsString, JsValue>;
 }
 
 impl Payload {
@@ -45,7 +50,7 @@ impl Payload {
     /// request is built: building it takes the body out of a `Request` input.
     pub(crate) fn capture(input: &JsValue, init: Option<&RequestInit>) -> Result<Self, JsValue> {
         let body = match init {
-            Some(init) => Reflect::get(init, &"body".into())?,
+            Some(init) => crate::js::get(init, &crate::js::BODY)?,
             None => JsValue::UNDEFINED,
         };
         if body.is_undefined() {
@@ -59,15 +64,22 @@ impl Payload {
         Self::of_body(body)
     }
 
+    fn text(value: JsString) -> Self {
+        Self::Text {
+            text: value.clone().into(),
+            value,
+        }
+    }
+
     fn of_body(body: JsValue) -> Result<Self, JsValue> {
         if body.is_null() {
             return Ok(Self::Empty);
         }
-        if let Some(text) = body.as_string() {
-            return Ok(Self::Text(text));
+        if let Some(text) = body.dyn_ref::<JsString>() {
+            return Ok(Self::text(text.clone()));
         }
         if let Some(params) = body.dyn_ref::<UrlSearchParams>() {
-            return Ok(Self::Text(params.to_string().into()));
+            return Ok(Self::text(params.to_string()));
         }
         if let Some(form) = body.dyn_ref::<FormData>() {
             return Ok(Self::Form(Array::from(form)));
@@ -96,7 +108,7 @@ impl Payload {
                  fingerprinted; pass a string, FormData, URLSearchParams, Blob or ArrayBuffer",
             ));
         }
-        Ok(Self::Text(js_string(&body)?))
+        Ok(Self::text(js_string_value(&body)?))
     }
 
     /// The body to send again with each attempt, when it can be rebuilt
@@ -105,7 +117,7 @@ impl Payload {
     pub(crate) fn resend_body(&self) -> Option<Option<JsValue>> {
         match self {
             Self::Empty => Some(None),
-            Self::Text(text) => Some(Some(JsValue::from_str(text))),
+            Self::Text { value, .. } => Some(Some(value.into())),
             Self::Bytes(bytes) => Some(Some(bytes.into())),
             Self::Blob(blob) => Some(Some(blob.into())),
             Self::Form(_) | Self::Request(_) => None,
@@ -121,7 +133,7 @@ impl Payload {
             Self::Empty => {
                 hash.part(Part::NoBody, &[]);
             }
-            Self::Text(text) => {
+            Self::Text { text, .. } => {
                 hash.part(Part::Text, text.as_bytes());
             }
             Self::Bytes(bytes) => write_bytes(&mut hash, &bytes),

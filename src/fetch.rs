@@ -6,6 +6,7 @@
 //! waits or settles as told. [`crate::submission`] wraps a submission's life
 //! around this (the cross-tab lock, the persisted key).
 
+use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -21,6 +22,7 @@ use crate::core::retry::RetryAfter;
 use crate::core::state::{Failure, FlightId, Outcome, Settle, Step};
 use crate::error::{self, Detail, type_error};
 use crate::guard::{Inner, new_key};
+use crate::js;
 use crate::options::MAX_TIMER_MS;
 use crate::submission::{self, Job};
 use crate::tabs::Holder;
@@ -63,12 +65,12 @@ pub(crate) async fn send_all(
     holder: Option<&Holder>,
 ) -> Result<JsValue, JsValue> {
     // The caller's own `signal` aborts the submission like `guard.abort()`.
-    // The request's signal follows the caller's and is ours to listen to.
     let template = &outgoing.template;
-    let signal = template.signal();
-    let _on_abort = EventListener::once(&signal, "abort", {
-        let (inner, signal) = (inner.clone(), signal.clone());
-        move |_| inner.abort_flight(id, signal.reason())
+    let _on_abort = outgoing.caller_signal.as_ref().map(|signal| {
+        let (inner, heard) = (inner.clone(), signal.clone());
+        EventListener::once(signal, "abort", move |_| {
+            inner.abort_flight(id, heard.reason());
+        })
     });
     let header = inner.options.header_name.as_str();
     if !template.headers().has(header)? {
@@ -84,10 +86,10 @@ pub(crate) async fn send_all(
             .headers()
             .set(header, &wire_key(&key, inner.options.quote_key))?;
     }
-    attempts(inner, id, cancelled, |_, signal| {
+    attempts(inner, id, cancelled, |_| {
+        let (controller, request) = outgoing.attempt()?;
         let inner = inner.clone();
-        let request = outgoing.attempt(&signal);
-        async move { send_one(&inner, request?).await }
+        Ok((controller, async move { send_one(&inner, request).await }))
     })
     .await
 }
@@ -102,7 +104,9 @@ pub(crate) async fn run_all(
     holder: Option<&Holder>,
 ) -> Result<JsValue, JsValue> {
     let key = submission::choose_key(inner, id, None, holder, cancelled).await?;
-    attempts(inner, id, cancelled, move |attempt, signal| {
+    attempts(inner, id, cancelled, move |attempt| {
+        let controller = AbortController::new()?;
+        let signal = controller.signal();
         let context = Object::new();
         let called = [
             ("key", JsValue::from(&key)),
@@ -112,7 +116,7 @@ pub(crate) async fn run_all(
         .iter()
         .try_for_each(|(name, value)| Reflect::set(&context, &(*name).into(), value).map(drop))
         .and_then(|()| task.call1(&JsValue::UNDEFINED, &context));
-        async move {
+        Ok((controller, async move {
             let value = match called {
                 Ok(value) => JsFuture::from(Promise::resolve(&value)).await,
                 Err(e) => Err(e),
@@ -121,7 +125,7 @@ pub(crate) async fn run_all(
                 Ok(value) => Ended::new(Outcome::Completed, value),
                 Err(error) => Ended::new(Outcome::Threw, error),
             })
-        }
+        }))
     })
     .await
 }
@@ -146,8 +150,8 @@ impl Ended {
 }
 
 /// The attempt loop shared by `fetch` and `run`: makes attempts with
-/// `attempt` (given the attempt's number and abort signal) until the core
-/// says stop.
+/// `attempt` (given the attempt's number; it returns the controller that
+/// aborts the attempt, and the attempt) until the core says stop.
 async fn attempts<F, Fut>(
     inner: &Inner,
     id: FlightId,
@@ -155,21 +159,15 @@ async fn attempts<F, Fut>(
     mut attempt: F,
 ) -> Result<JsValue, JsValue>
 where
-    F: FnMut(u32, AbortSignal) -> Fut,
+    F: FnMut(u32) -> Result<(AbortController, Fut), JsValue>,
     Fut: Future<Output = Result<Ended, JsValue>>,
 {
     loop {
         let Some(number) = inner.update(|m| m.send(id)) else {
             return Err(aborted(JsValue::UNDEFINED, 0));
         };
-        let controller = AbortController::new()?;
-        let ended = match race(
-            attempt(number, controller.signal()),
-            inner.options.timeout_ms,
-            cancelled,
-        )
-        .await
-        {
+        let (controller, attempt) = attempt(number)?;
+        let ended = match race(attempt, inner.options.timeout_ms, cancelled).await {
             Race::Done(ended) => ended?,
             Race::TimedOut(reason) => {
                 controller.abort_with_reason(&reason);
@@ -220,9 +218,7 @@ async fn send_one(inner: &Inner, request: Request) -> Result<Ended, JsValue> {
             let response: Response = value.dyn_into().map_err(|_| {
                 type_error("submit-guard: fetch resolved with something that is not a Response")
             })?;
-            let retry_after = response
-                .headers()
-                .get("retry-after")?
+            let retry_after = js::get_header(&response.headers(), &js::RETRY_AFTER)?
                 .and_then(|v| RetryAfter::parse(&v));
             let outcome = Outcome::Response {
                 status: response.status(),
@@ -263,7 +259,7 @@ fn passthrough(inner: &Inner, input: &JsValue, init: Option<&RequestInit>) -> Pr
 /// The method `fetch(input, init)` would use, upper-cased.
 fn method_of(input: &JsValue, init: Option<&RequestInit>) -> String {
     let from_init = init
-        .and_then(|init| Reflect::get(init, &"method".into()).ok())
+        .and_then(|init| js::get(init, &js::METHOD).ok())
         .filter(|m| !m.is_undefined());
     let method = match from_init {
         Some(method) => js_string(&method).unwrap_or_default(),
@@ -282,74 +278,122 @@ fn carries_key(method: &str) -> bool {
 /// What every attempt of a fetch submission is made from.
 pub(crate) struct Outgoing {
     /// The request as `fetch(input, init)` would build it: building it checked
-    /// the arguments; it follows the caller's signal and carries the key.
+    /// the arguments; it carries the key. With [`Resend::Build`] it is also
+    /// the first attempt, aborted by `first`.
     template: Request,
+    /// The controller of the template's signal, until the template is sent.
+    first: Cell<Option<AbortController>>,
+    /// The caller's own `signal`, if the caller gave one.
+    caller_signal: Option<AbortSignal>,
     resend: Resend,
 }
 
-/// How each attempt's request is made.
+/// How attempts are made, other than by sending the template itself.
 enum Resend {
     /// Anew from the URL, the caller's init and the body captured at call
     /// time: cheap, and the body is the same bytes every time.
     Build {
-        url: String,
+        url: JsValue,
         init: Object,
         body: Option<JsValue>,
     },
-    /// Cloned from the template: for a `Request` input or a `FormData` body,
-    /// whose serialization (multipart boundary included) must not change
-    /// between attempts. Cloning tees the body, which costs more.
+    /// Cloned from the template, which is never sent itself: for a `Request`
+    /// input or a `FormData` body, whose serialization (multipart boundary
+    /// included) must not change between attempts. Cloning tees the body,
+    /// which costs more.
     Clone,
 }
 
 impl Outgoing {
-    /// The request for one attempt, aborted by `signal`.
-    fn attempt(&self, signal: &AbortSignal) -> Result<Request, JsValue> {
-        match &self.resend {
+    /// The request for the next attempt, and the controller that aborts it.
+    fn attempt(&self) -> Result<(AbortController, Request), JsValue> {
+        if let Some(controller) = self.first.take() {
+            return Ok((controller, Clone::clone(&self.template)));
+        }
+        let controller = AbortController::new()?;
+        let signal = controller.signal();
+        let request = match &self.resend {
             Resend::Build { url, init, body } => {
                 let attempt = Object::assign(&Object::new(), init);
-                Reflect::set(&attempt, &"headers".into(), &self.template.headers())?;
-                Reflect::set(&attempt, &"signal".into(), signal)?;
+                js::set(&attempt, &js::HEADERS, &self.template.headers())?;
+                js::set(&attempt, &js::SIGNAL, &signal)?;
                 if let Some(body) = body {
-                    Reflect::set(&attempt, &"body".into(), body)?;
+                    js::set(&attempt, &js::BODY, body)?;
                 }
-                Request::new_with_str_and_init(url, attempt.unchecked_ref())
+                js::new_request(url, &attempt)?
             }
             Resend::Clone => {
                 let init = RequestInit::new();
-                init.set_signal(Some(signal));
+                init.set_signal(Some(&signal));
                 // A non-empty init resets the referrer and its policy (Fetch,
                 // "new Request"); hand the caller's back.
                 init.set_referrer(&self.template.referrer());
                 init.set_referrer_policy(self.template.referrer_policy());
-                Request::new_with_request_and_init(&Request::clone(&self.template)?, &init)
+                Request::new_with_request_and_init(&Request::clone(&self.template)?, &init)?
             }
-        }
+        };
+        Ok((controller, request))
     }
 }
 
 /// Captures the payload and builds the request the attempts are made from.
 fn prepare(input: &JsValue, init: Option<&RequestInit>) -> Result<(Outgoing, Payload), JsValue> {
     let payload = Payload::capture(input, init)?;
-    let template = match (input.dyn_ref::<Request>(), init) {
-        (Some(request), Some(init)) => Request::new_with_request_and_init(request, init)?,
-        (Some(request), None) => Request::new_with_request(request)?,
-        (None, Some(init)) => Request::new_with_str_and_init(&js_string(input)?, init)?,
-        (None, None) => Request::new_with_str(&js_string(input)?)?,
+    let rebuilt = match input.dyn_ref::<Request>() {
+        Some(_) => None,
+        None => payload.resend_body(),
     };
-    let signal = template.signal();
-    if signal.aborted() {
+    let outgoing = match rebuilt {
+        // A URL input with a body that can be given again: the template is
+        // the first attempt, with a signal of ours; the caller's is heard
+        // separately.
+        Some(body) => {
+            let caller_signal = match init.map(|i| js::get(i, &js::SIGNAL)) {
+                Some(signal) => match signal? {
+                    s if s.is_undefined() || s.is_null() => None,
+                    s => Some(s.dyn_into::<AbortSignal>().map_err(|_| {
+                        type_error("submit-guard: `signal` in the init must be an AbortSignal")
+                    })?),
+                },
+                None => None,
+            };
+            let init: Object = init.map_or_else(Object::new, |i| i.clone().unchecked_into());
+            let first = AbortController::new()?;
+            let own = Object::assign(&Object::new(), &init);
+            js::set(&own, &js::SIGNAL, &first.signal())?;
+            let template = js::new_request(input, &own)?;
+            Outgoing {
+                resend: Resend::Build {
+                    url: js::get(&template, &js::URL)?,
+                    init,
+                    body,
+                },
+                template,
+                first: Cell::new(Some(first)),
+                caller_signal,
+            }
+        }
+        None => {
+            let template = match (input.dyn_ref::<Request>(), init) {
+                (Some(request), Some(init)) => Request::new_with_request_and_init(request, init)?,
+                (Some(request), None) => Request::new_with_request(request)?,
+                (None, Some(init)) => Request::new_with_str_and_init(&js_string(input)?, init)?,
+                (None, None) => Request::new_with_str(&js_string(input)?)?,
+            };
+            // The template's signal follows the caller's.
+            let caller_signal = Some(template.signal());
+            Outgoing {
+                template,
+                first: Cell::new(None),
+                caller_signal,
+                resend: Resend::Clone,
+            }
+        }
+    };
+    if let Some(signal) = outgoing.caller_signal.as_ref().filter(|s| s.aborted()) {
         return Err(aborted(signal.reason(), 0));
     }
-    let resend = match (input.is_instance_of::<Request>(), payload.resend_body()) {
-        (false, Some(body)) => Resend::Build {
-            url: template.url(),
-            init: init.map_or_else(Object::new, |i| i.clone().unchecked_into()),
-            body,
-        },
-        _ => Resend::Clone,
-    };
-    Ok((Outgoing { template, resend }, payload))
+    Ok((outgoing, payload))
 }
 
 /// The key as the header value: bare, or as an RFC 8941 sf-string.

@@ -652,3 +652,30 @@ async fn a_readable_stream_body_is_refused_without_locking() {
     );
     assert!(!g.pending());
 }
+
+#[wasm_bindgen_test]
+async fn arguments_fetch_would_refuse_are_refused_without_locking_or_sending() {
+    let t = tag("bad-arguments");
+    let g = guard("{}");
+    let key = g.key();
+    let signal = post(&table(&t), &[]);
+    js_sys::Reflect::set(&signal, &"signal".into(), &"soon".into()).unwrap();
+    let method = post(&table(&t), &[]);
+    method.set_method("CONNECT");
+    let header = post(&table(&t), &[]);
+    let pairs = Array::of1(&Array::of2(&"bad header".into(), &"1".into()));
+    header.set_headers(&pairs);
+    for (what, init) in [("signal", signal), ("method", method), ("header", header)] {
+        let error = settle(fetch(&g, &sessions_url(&t), init))
+            .await
+            .unwrap_err();
+        assert!(error.is_instance_of::<TypeError>(), "{what}: {error:?}");
+        assert!(!g.pending(), "{what}");
+        assert_eq!(g.attempts(), 0, "{what}");
+    }
+    assert!(seen(&t).await.is_empty());
+    // The guard is untouched: the next good submission sends the same key.
+    settle(open_session(&g, &t, &[])).await.unwrap();
+    assert_eq!(seen(&t).await.len(), 1);
+    assert_eq!(seen(&t).await[0].key.as_deref(), Some(key.as_str()));
+}
