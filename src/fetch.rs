@@ -64,14 +64,7 @@ pub(crate) async fn send_all(
     cancelled: &mut oneshot::Receiver<JsValue>,
     holder: Option<&Holder>,
 ) -> Result<JsValue, JsValue> {
-    // The caller's own `signal` aborts the submission like `guard.abort()`.
     let template = &outgoing.template;
-    let _on_abort = outgoing.caller_signal.as_ref().map(|signal| {
-        let (inner, heard) = (inner.clone(), signal.clone());
-        EventListener::once(signal, "abort", move |_| {
-            inner.abort_flight(id, heard.reason());
-        })
-    });
     let header = inner.options.header_name.as_str();
     if !template.headers().has(header)? {
         let (method, url) = (template.method(), template.url());
@@ -305,6 +298,26 @@ enum Resend {
 }
 
 impl Outgoing {
+    /// Makes the caller's own `signal`, if one was given, abort flight `id`
+    /// like `guard.abort()`, for as long as the returned listener lives. A
+    /// signal aborted since the call (in the same task, or while the flight
+    /// waited for another tab) aborts the flight at once.
+    pub(crate) fn hear_caller_abort(
+        &self,
+        inner: &Rc<Inner>,
+        id: FlightId,
+    ) -> Option<EventListener> {
+        let signal = self.caller_signal.as_ref()?;
+        if signal.aborted() {
+            inner.abort_flight(id, signal.reason());
+            return None;
+        }
+        let (inner, heard) = (inner.clone(), signal.clone());
+        Some(EventListener::once(signal, "abort", move |_| {
+            inner.abort_flight(id, heard.reason());
+        }))
+    }
+
     /// The request for the next attempt, and the controller that aborts it.
     fn attempt(&self) -> Result<(AbortController, Request), JsValue> {
         if let Some(controller) = self.first.take() {

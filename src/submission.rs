@@ -47,6 +47,10 @@ async fn life(
     mut cancelled: oneshot::Receiver<JsValue>,
     job: Job,
 ) -> Result<JsValue, JsValue> {
+    let _on_abort = match &job {
+        Job::Fetch { outgoing, .. } => outgoing.hear_caller_abort(&inner, id),
+        Job::Run { .. } => None,
+    };
     let cross_tab = inner
         .options
         .name

@@ -679,3 +679,22 @@ async fn arguments_fetch_would_refuse_are_refused_without_locking_or_sending() {
     assert_eq!(seen(&t).await.len(), 1);
     assert_eq!(seen(&t).await[0].key.as_deref(), Some(key.as_str()));
 }
+
+#[wasm_bindgen_test]
+async fn a_signal_aborted_in_the_same_task_as_the_call_sends_nothing() {
+    let t = tag("abort-same-task");
+    let g = guard("{}");
+    let key = g.key();
+    let controller = AbortController::new().unwrap();
+    let init = post(&table(&t), &[]);
+    init.set_signal(Some(&controller.signal()));
+    let call = fetch(&g, &sessions_url(&t), init);
+    controller.abort();
+    assert_eq!(code(&settle(call).await.unwrap_err()), "ABORTED");
+    assert!(!g.pending());
+    assert_eq!(g.state(), "failed");
+    assert!(seen(&t).await.is_empty());
+    // The resubmit sends the key the aborted submission held.
+    settle(open_session(&g, &t, &[])).await.unwrap();
+    assert_eq!(seen(&t).await[0].key.as_deref(), Some(key.as_str()));
+}

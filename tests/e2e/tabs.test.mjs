@@ -71,6 +71,21 @@ test("crossTab with onDuplicate reject: the second tab fails at once with CROSS_
   await context.close();
 });
 
+test("crossTab: a tab waiting for another tab's result stops when its own signal aborts", async () => {
+  const context = await browser.newContext();
+  const [a, b] = await Promise.all([open(context, "name=order&crossTab=1"), open(context, "name=order&crossTab=1")]);
+  const first = a.evaluate(() => submit("waiter", { "x-fault": "delay=1500" }));
+  await eventually(async () => (await server.requests("t=waiter")).length === 1);
+  const waiter = await b.evaluate(() => submit("waiter", {}, { abortAfterMs: 100 }));
+  assert.equal(waiter.ok, false, JSON.stringify(waiter));
+  assert.equal(waiter.code, "ABORTED");
+  assert.equal(await a.evaluate(() => guard.pending), true, "the holder is still in flight");
+  assert.equal(await b.evaluate(() => guard.state), "failed");
+  assert.equal((await first).ok, true);
+  assert.equal((await server.requests("t=waiter")).length, 1);
+  await context.close();
+});
+
 test("crossTab: when the tab holding the lock is closed, the waiting tab submits with its key", async () => {
   const context = await browser.newContext();
   const [a, b] = await Promise.all([open(context, "name=claim&crossTab=1"), open(context, "name=claim&crossTab=1")]);
