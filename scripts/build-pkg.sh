@@ -22,5 +22,14 @@ for wasm in pkg/submit_guard_bg.wasm pkg/web/submit_guard_bg.wasm; do
     "$wasm" -o "$wasm"
 done
 
+# The classes' declarations use `Symbol.dispose`; the reference line lets a
+# project whose `lib` predates it (es2022, say) type-check them anyway.
+for dts in pkg/submit_guard.d.ts pkg/web/submit_guard.d.ts; do
+  if grep -q 'Symbol.dispose' "$dts"; then
+    { echo '/// <reference lib="esnext.disposable" />'; cat "$dts"; } > "$dts.tmp"
+    mv "$dts.tmp" "$dts"
+  fi
+done
+
 cp js/react.js js/react.d.ts pkg/
 node scripts/package.mjs pkg/package.json

@@ -71,7 +71,7 @@ bench_tools() {
 npm_deps() {
   local stamp=node_modules/.installed-lock
   if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-    say "installing npm packages (binaryen, playwright-core, the demo's React and Vite)"
+    say "installing npm packages (binaryen, playwright-core, TypeScript, the demo's React and Vite)"
     npm ci --no-audit --no-fund --loglevel=error
     cp package-lock.json "$stamp"
   fi

@@ -1,0 +1,93 @@
+// What a TypeScript project sees of the package: compiled with `tsc --strict`
+// by tests/e2e/types.test.mjs, "submit-guard" resolved through pkg/'s
+// `exports` map. Each `@ts-expect-error` line must be an error: if a type
+// loosened (to `any`, say), the directive itself would fail the compile.
+import { SubmitGuard, type SubmitGuardError, type SubmitGuardOptions, type SubmitGuardState } from "submit-guard";
+import init, { SubmitGuard as WebSubmitGuard } from "submit-guard/web";
+import { useSubmitGuard } from "submit-guard/react";
+
+const options: SubmitGuardOptions = {
+  headerName: "Idempotency-Key",
+  quoteKey: false,
+  timeoutMs: 30_000,
+  retries: 2,
+  retryOn: [409, 503],
+  backoffMs: 300,
+  maxBackoffMs: 5_000,
+  maxRetryAfterMs: 60_000,
+  onDuplicate: "share",
+  throwHttpErrors: true,
+  fetch: (request: Request) => fetch(request),
+  name: "signup",
+  crossTab: true,
+  persist: true,
+};
+
+// @ts-expect-error: onDuplicate is "share" or "reject"
+const badMode: SubmitGuardOptions = { onDuplicate: "queue" };
+// @ts-expect-error: retries is a number
+const badRetries: SubmitGuardOptions = { retries: "2" };
+// @ts-expect-error: there is no such option
+const unknown: SubmitGuardOptions = { timeoutMS: 5 };
+
+export async function plain(): Promise<void> {
+  const guard = new SubmitGuard(options);
+  const key: string = guard.key;
+  const pending: boolean = guard.pending;
+  const attempts: number = guard.attempts;
+  const state: SubmitGuardState = guard.state;
+  // @ts-expect-error: the state is one of four strings
+  if (guard.state === "done") return;
+  const response: Response = await guard.fetch("/api/orgs", { method: "POST", body: "{}" });
+  await guard.fetch(new URL("https://example.com/api/orgs"), { method: "POST" });
+  await guard.fetch(new Request("/api/orgs", { method: "POST" }));
+  const id: number = await guard.run(async ({ key, signal, attempt }) => {
+    const k: string = key;
+    const s: AbortSignal = signal;
+    const n: number = attempt;
+    return k.length + n + (s.aborted ? 1 : 0);
+  });
+  // @ts-expect-error: run's result has the task's type
+  const wrong: string = await guard.run(async () => 1);
+  guard.abort();
+  guard.abort(new Error("cancelled"));
+  guard.reset();
+  const unsubscribe: () => void = guard.subscribe(() => {});
+  unsubscribe();
+  const form = document.createElement("form");
+  const detach: () => void = guard.attach(form, { headers: { "x-csrf-token": "t" } });
+  detach();
+  guard.free();
+  void [key, pending, attempts, state, response, id, wrong, badMode, badRetries, unknown];
+}
+
+export function handle(error: unknown): string {
+  const e = error as SubmitGuardError;
+  switch (e.code) {
+    case "DUPLICATE":
+    case "TIMEOUT":
+    case "NETWORK":
+    case "ABORTED":
+    case "CROSS_TAB":
+      return e.code;
+    case "HTTP":
+      return `${e.status ?? 0} ${e.response?.statusText ?? ""}`;
+    // @ts-expect-error: not an error code
+    case "CONFLICT":
+      return "";
+  }
+}
+
+export async function web(): Promise<void> {
+  await init();
+  const guard = new WebSubmitGuard({ retries: 0 });
+  await guard.fetch("/api/orgs", { method: "POST" });
+}
+
+export function Component(): string {
+  const guard: SubmitGuard = useSubmitGuard({ name: "org" });
+  useSubmitGuard();
+  // @ts-expect-error: the hook takes the guard's options
+  useSubmitGuard({ retries: "2" });
+  return guard.state;
+}
