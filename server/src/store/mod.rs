@@ -5,8 +5,9 @@
 //! Two implementations with identical semantics: [`MemoryStore`] (a mutex
 //! around plain collections) and [`SqliteStore`] (one SQLite connection in
 //! WAL mode behind a mutex). Every method is synchronous; the server calls
-//! them through [`call`]: on tokio's blocking pool for SQLite, which does
-//! file I/O, and inline for the memory store, which never blocks for long.
+//! them through the crate-private `call`: on tokio's blocking pool for
+//! SQLite, which does file I/O, and inline for the memory store, which never
+//! blocks for long.
 
 mod memory;
 mod sqlite;
