@@ -423,8 +423,8 @@ pub(crate) fn from_js(
             "SubmitGuard options must be an object, got {got}"
         )));
     }
-    // Unknown names first, then each option's type, so the error names the
-    // option and what it got; the values are then read as their types.
+    // Unknown names first, then each option read as its type, so the error
+    // names the option and what it got.
     let object: &js_sys::Object = value.unchecked_ref();
     let names: Vec<String> = js_sys::Object::keys(object)
         .iter()
@@ -438,56 +438,59 @@ pub(crate) fn from_js(
         if got.is_undefined() || got.is_null() {
             continue;
         }
-        if let Some(problem) = wrong_type(expected, &got) {
-            return Err(option_error(&OptionError::wrong_type(name, &problem)));
-        }
-        let value = match expected {
-            "a string" => got.as_string().map(Value::Text),
-            "a boolean" => got.as_bool().map(Value::Flag),
-            "a number" => got.as_f64().map(Value::Number),
-            "a function" => {
-                fetch = got.dyn_into::<js_sys::Function>().ok();
-                None
+        match read(expected, got) {
+            Ok(Read::Value(value)) => {
+                raw.set(name, value);
             }
-            _ => {
-                let list: &js_sys::Array = got.unchecked_ref();
-                Some(Value::Numbers(
-                    list.iter().filter_map(|n| n.as_f64()).collect(),
-                ))
-            }
-        };
-        if let Some(value) = value {
-            raw.set(name, value);
+            Ok(Read::Function(function)) => fetch = Some(function),
+            Err(problem) => return Err(option_error(&OptionError::wrong_type(name, &problem))),
         }
     }
     let options = raw.validate().map_err(|e| option_error(&e))?;
     Ok((options, fetch))
 }
 
-/// What is wrong with `got` for an option taking `expected` (as written in
-/// [`OPTIONS`]), or `None` if it fits. `undefined` and `null` always fit.
+/// An option's value as read from JavaScript.
 #[cfg(target_arch = "wasm32")]
-fn wrong_type(expected: &str, got: &wasm_bindgen::JsValue) -> Option<String> {
-    if got.is_undefined() || got.is_null() {
-        return None;
-    }
-    let fits = match expected {
-        "a number" => got.as_f64().is_some(),
-        "a boolean" => got.as_bool().is_some(),
-        "a string" => got.as_string().is_some(),
-        "a function" => got.is_function(),
+enum Read {
+    /// A plain value, for [`RawOptions::set`].
+    Value(Value),
+    /// The `fetch` option, kept as the JavaScript function.
+    Function(js_sys::Function),
+}
+
+/// `got` read as the type `expected` names (as written in [`OPTIONS`]), or
+/// what is wrong with it.
+#[cfg(target_arch = "wasm32")]
+fn read(expected: &str, got: wasm_bindgen::JsValue) -> Result<Read, String> {
+    use wasm_bindgen::JsCast;
+
+    let value = match expected {
+        "a string" => got.as_string().map(Value::Text),
+        "a boolean" => got.as_bool().map(Value::Flag),
+        "a number" => got.as_f64().map(Value::Number),
+        "a function" => {
+            return got
+                .dyn_into::<js_sys::Function>()
+                .map(Read::Function)
+                .map_err(|got| describe(&got));
+        }
         _ => {
-            if !js_sys::Array::is_array(got) {
-                return Some(describe(got));
+            if !js_sys::Array::is_array(&got) {
+                return Err(describe(&got));
             }
-            let list: &js_sys::Array = wasm_bindgen::JsCast::unchecked_ref(got);
-            return list
-                .iter()
-                .find(|item| item.as_f64().is_none())
-                .map(|item| format!("an array holding {}", describe(&item)));
+            let list: &js_sys::Array = got.unchecked_ref();
+            let mut numbers = Vec::with_capacity(list.length() as usize);
+            for item in list.iter() {
+                let number = item
+                    .as_f64()
+                    .ok_or_else(|| format!("an array holding {}", describe(&item)))?;
+                numbers.push(number);
+            }
+            Some(Value::Numbers(numbers))
         }
     };
-    (!fits).then(|| describe(got))
+    value.map(Read::Value).ok_or_else(|| describe(&got))
 }
 
 /// A short description of a JavaScript value for error messages.
