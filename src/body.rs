@@ -38,11 +38,12 @@ pub(crate) enum Payload {
 extern "C" {
     /// JavaScript's `String(value)`, as `fetch` applies to an unknown body.
     #[wasm_bindgen(js_name = String, catch)]
-    pub(crate) fn js_string(value: &JsValue) -> Result<String, JsValue>;
-
-    /// `String(value)`, kept as a JavaScript string.
-    #[wasm_bindgen(js_name = String, catch)]
     fn js_string_value(value: &JsValue) -> Result<JsString, JsValue>;
+}
+
+/// `String(value)`, as a Rust string.
+pub(crate) fn js_string(value: &JsValue) -> Result<String, JsValue> {
+    js_string_value(value).map(String::from)
 }
 
 impl Payload {

@@ -361,16 +361,15 @@ fn prepare(input: &JsValue, init: Option<&RequestInit>) -> Result<(Outgoing, Pay
         // the first attempt, with a signal of ours; the caller's is heard
         // separately.
         Some(body) => {
-            let caller_signal = match init.map(|i| js::get(i, &js::SIGNAL)) {
-                Some(signal) => match signal? {
-                    s if s.is_undefined() || s.is_null() => None,
-                    s => Some(s.dyn_into::<AbortSignal>().map_err(|_| {
-                        type_error("submit-guard: `signal` in the init must be an AbortSignal")
-                    })?),
-                },
-                None => None,
-            };
             let init: Object = init.map_or_else(Object::new, |i| i.clone().unchecked_into());
+            let signal = js::get(&init, &js::SIGNAL)?;
+            let caller_signal = if signal.is_undefined() || signal.is_null() {
+                None
+            } else {
+                Some(signal.dyn_into::<AbortSignal>().map_err(|_| {
+                    type_error("submit-guard: `signal` in the init must be an AbortSignal")
+                })?)
+            };
             let first = AbortController::new()?;
             let own = Object::assign(&Object::new(), &init);
             js::set(&own, &js::SIGNAL, &first.signal())?;
@@ -387,12 +386,7 @@ fn prepare(input: &JsValue, init: Option<&RequestInit>) -> Result<(Outgoing, Pay
             }
         }
         None => {
-            let template = match (input.dyn_ref::<Request>(), init) {
-                (Some(request), Some(init)) => Request::new_with_request_and_init(request, init)?,
-                (Some(request), None) => Request::new_with_request(request)?,
-                (None, Some(init)) => Request::new_with_str_and_init(&js_string(input)?, init)?,
-                (None, None) => Request::new_with_str(&js_string(input)?)?,
-            };
+            let template = js::new_request(input, init.map_or(&JsValue::UNDEFINED, AsRef::as_ref))?;
             // The template's signal follows the caller's.
             let caller_signal = Some(template.signal());
             Outgoing {
