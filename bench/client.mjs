@@ -2,7 +2,7 @@
 // headless Chromium: the bench page is served over http by the release
 // reference server (`--static`), with the web build and ky beside it.
 import { mapValues, summarize } from "./stats.mjs";
-import { benchPages, launch, openIsolated, say, startServer } from "./procs.mjs";
+import { benchPages, launch, openBench, openIsolated, say, startServer } from "./procs.mjs";
 
 const per = (perRun, pick) => Object.fromEntries(Object.entries(perRun).map(([name, runs]) => [name, runs.map(pick)]));
 
@@ -16,8 +16,7 @@ export async function clientBenchmarks(config) {
   try {
     const chromium = browser.version();
     const context = await browser.newContext();
-    const page = await openIsolated(context, `${server.url}/`);
-    await page.waitForFunction(() => window.bench);
+    const page = await openBench(context, server.url);
 
     say(`P2 client overhead: ${config.p2.runs} runs × ${config.p2.calls} sequential calls per client, after ${config.p2.warmup} warm-up calls`);
     const overhead = await page.evaluate((c) => window.bench.clientOverhead(c), config.p2);

@@ -3,7 +3,7 @@
 // interleaved in blocks. The page is cross-origin isolated so that
 // performance.now() resolves 5 µs, not 100 µs.
 import { mapValues, median, quantile, summarize } from "./stats.mjs";
-import { benchPages, launch, openIsolated, say, startServer } from "./procs.mjs";
+import { benchPages, launch, openBench, say, startServer } from "./procs.mjs";
 
 /**
  * Per run: `perMode` POSTs per mode; per mode the run's median and p99 (ms)
@@ -23,8 +23,7 @@ export async function endToEndBenchmarks(config) {
       const server = await startServer(["--store", "memory", "--static", pages]);
       const context = await browser.newContext();
       try {
-        const page = await openIsolated(context, `${server.url}/`);
-        await page.waitForFunction(() => window.bench);
+        const page = await openBench(context, server.url);
         const latencies = await page.evaluate((c) => window.bench.endToEnd(c), { perMode, block, warmup });
         if (page.errors.length) throw page.errors[0];
         for (const [mode, xs] of Object.entries(latencies)) {

@@ -80,3 +80,11 @@ export async function openIsolated(context, url) {
   if (!(await page.evaluate(() => self.crossOriginIsolated))) throw new Error("the bench page is not cross-origin isolated");
   return page;
 }
+
+/** The bench page (index.html) of the server at `serverUrl`, opened as by
+ *  `openIsolated`, once its `window.bench` is ready. */
+export async function openBench(context, serverUrl) {
+  const page = await openIsolated(context, `${serverUrl}/`);
+  await page.waitForFunction(() => window.bench);
+  return page;
+}

@@ -7,7 +7,7 @@
 // the most inclusive time (each function counted once per sampled stack).
 // The package's release wasm has no names; for Rust function names, serve a
 // build with its name section (wasm-opt -g) in pkg/web/ first.
-import { benchPages, launch, openIsolated, startServer } from "./procs.mjs";
+import { benchPages, launch, openBench, startServer } from "./procs.mjs";
 
 const [client = "guard", group = "p2"] = process.argv.slice(2);
 const ROWS = 40;
@@ -15,8 +15,7 @@ const ROWS = 40;
 const server = await startServer(["--store", "memory", "--static", benchPages()]);
 const browser = await launch();
 try {
-  const page = await openIsolated(await browser.newContext(), `${server.url}/`);
-  await page.waitForFunction(() => window.bench);
+  const page = await openBench(await browser.newContext(), server.url);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
