@@ -49,7 +49,7 @@ www: pkg
 # www/dist, in test mode (the pages' "Simulate" select uses X-Fault).
 demo: setup pkg www server
 	@echo "submit-guard demo: open http://127.0.0.1:8080/ (Ctrl-C stops it)"
-	$(SERVER) --store sqlite:demo.db --static www/dist --test-mode --addr 127.0.0.1:8080
+	$(SERVER) --store sqlite:demo.db --static www --test-mode --addr 127.0.0.1:8080
 
 test-e2e: pkg server www
 	cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec

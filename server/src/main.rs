@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,8 @@ struct Args {
     /// How long a claim may stay unfinished before a retry takes it over.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     lock_timeout: Duration,
-    /// Serve this directory at `/` (index.html for `/`).
+    /// Serve this directory at `/` (index.html for `/`); a directory with a
+    /// built app in `DIR/dist` (such as `www`) serves that build.
     #[arg(long = "static", value_name = "DIR")]
     static_dir: Option<PathBuf>,
     /// Enable X-Fault, POST /api/_reset and GET /api/_requests.
@@ -110,7 +111,13 @@ async fn main() -> ExitCode {
     config.test_mode = args.test_mode;
     config.body_limit = args.body_limit;
     config.idempotency = !args.no_idempotency;
-    config.static_dir = args.static_dir.clone();
+    config.static_dir = match args.static_dir.as_deref().map(site_root).transpose() {
+        Ok(dir) => dir,
+        Err(err) => {
+            eprintln!("submit-guard-server: --static: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
 
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(listener) => listener,
@@ -135,12 +142,37 @@ async fn main() -> ExitCode {
             tracing::warn!("could not write the listening line to stdout");
         }
     }
-    tracing::info!(%addr, store = ?args.store, test_mode = args.test_mode, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
+    tracing::info!(%addr, store = ?args.store, static_dir = ?config.static_dir, test_mode = args.test_mode, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
 
     tokio::spawn(purge_periodically(config.clone()));
     serve(listener, app(config), shutdown_signal()).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The directory `--static DIR` serves: `DIR/dist` when it holds a built
+/// app (`dist/index.html`: `www`, whose `index.html` is the Vite source,
+/// serves the demo's build), else `DIR` itself. A missing directory is an
+/// error rather than a server that answers 404 to every page.
+fn site_root(dir: &Path) -> Result<PathBuf, String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let built = dir.join("dist");
+    if built.join("index.html").is_file() {
+        return Ok(built);
+    }
+    if ["vite.config.js", "vite.config.ts", "vite.config.mjs"]
+        .iter()
+        .any(|name| dir.join(name).is_file())
+    {
+        return Err(format!(
+            "{} is an app's source and {} has no index.html: build it first (make www)",
+            dir.display(),
+            built.display()
+        ));
+    }
+    Ok(dir.to_path_buf())
 }
 
 /// Purges expired keys every `retention / 4`, clamped to 1 s ..= 60 s.
@@ -206,6 +238,31 @@ mod tests {
         );
         assert!(parse_store("sqlite:").is_err());
         assert!(parse_store("postgres://x").is_err());
+    }
+
+    #[test]
+    fn static_dirs() {
+        let root = tempfile::tempdir().unwrap();
+        let plain = root.path().join("plain");
+        std::fs::create_dir(&plain).unwrap();
+        assert_eq!(site_root(&plain), Ok(plain.clone()));
+
+        let app = root.path().join("app");
+        std::fs::create_dir(&app).unwrap();
+        std::fs::write(app.join("index.html"), "<script src=/src/main.jsx>").unwrap();
+        std::fs::write(app.join("vite.config.js"), "").unwrap();
+        let err = site_root(&app).unwrap_err();
+        assert!(err.contains("make www"), "{err}");
+        std::fs::create_dir(app.join("dist")).unwrap();
+        std::fs::write(app.join("dist/index.html"), "<p>built").unwrap();
+        assert_eq!(site_root(&app), Ok(app.join("dist")));
+
+        let missing = root.path().join("missing");
+        let err = site_root(&missing).unwrap_err();
+        assert!(
+            err.contains("missing") && err.contains("not a directory"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-// What the demo tests share: a server serving the built demo (www/dist) in
-// test mode, one fresh browser context per test, and questions to the server.
+// What the demo tests share: a server serving the built demo (`--static www`
+// serves www/dist, as in the README) in test mode, one fresh browser context
+// per test, and questions to the server.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,7 @@ export async function startDemo(store = "memory") {
   if (!existsSync(join(DIST, "index.html"))) {
     throw new Error("www/dist/index.html is missing: build the demo first (make www; make test-e2e does)");
   }
-  return startServer(["--store", store, "--static", DIST, "--test-mode"]);
+  return startServer(["--store", store, "--static", join(ROOT, "www"), "--test-mode"]);
 }
 
 /**
