@@ -13,85 +13,20 @@
 //! claim's fencing token. A crash between "did it" and "remembered it" is
 //! impossible by construction, and a holder presumed dead cannot write late.
 //!
-//! ## Running
+//! ## Running, the protocol, the endpoints
 //!
-//! ```text
-//! submit-guard-server [--addr 127.0.0.1:8080] [--store memory|sqlite:PATH]
-//!                     [--retention 24h] [--lock-timeout 30s] [--static DIR]
-//!                     [--test-mode] [--require-key] [--body-limit 64KiB]
-//!                     [--no-idempotency]
-//! ```
-//!
-//! | flag | default | meaning |
-//! |---|---|---|
-//! | `--addr` | `127.0.0.1:8080` | address to bind; port 0 picks a free one |
-//! | `--store` | `sqlite:submit-guard.db` | `memory`, or a SQLite file (WAL) that survives restarts |
-//! | `--retention` | `24h` | how long keys are remembered (`30s`, `1500ms`, … any humantime duration) |
-//! | `--lock-timeout` | `30s` | how long a claim may stay unfinished before a retry takes it over |
-//! | `--static DIR` | none | serve `DIR` at `/` (`index.html` for `/`) |
-//! | `--test-mode` | off | enable `X-Fault`, `POST /api/_reset`, `GET /api/_requests` |
-//! | `--require-key` | off | unsafe requests to protected endpoints without a key get 400 |
-//! | `--body-limit` | `64KiB` | largest request body: bytes, or `k`/`KiB`/`m`/`MiB` |
-//! | `--no-idempotency` | off | a benchmarking aid: the same routes and handlers without the idempotency layer, so keys are ignored (see [`Config::idempotency`]) |
-//!
-//! Once bound, the binary prints exactly one line to stdout and flushes it:
-//! `listening on http://127.0.0.1:PORT` (the real port). Logs go to stderr
-//! (`RUST_LOG`, default `info`): one line per claim, takeover, replay,
-//! conflict, mismatch and release, with `key`, `principal` and `path`.
-//! Expired keys are purged every `retention / 4` (between 1 s and 60 s).
-//! SIGINT or SIGTERM stop accepting and let open requests finish (10 s at
-//! most). For browser tests:
-//!
-//! ```text
-//! $ submit-guard-server --addr 127.0.0.1:0 --store memory --test-mode
-//! listening on http://127.0.0.1:41234
-//! ```
-//!
-//! ## The protocol
-//!
-//! Protected endpoints are the unsafe methods (POST, PUT, PATCH, DELETE) of
-//! the routes marked *protected* below. Errors are RFC 9457
-//! `application/problem+json` with `type`, `title`, `status` and `detail`
-//! (see [`problem`] for the types).
-//!
-//! | situation | response |
-//! |---|---|
-//! | no key, [`Config::require_key`] on | 400 `idempotency-key-missing` |
-//! | no key, `require_key` off (default) | the handler runs normally, no dedupe |
-//! | malformed key: empty, over 255 characters, not printable ASCII, a comma, broken sf-string quoting, or several `Idempotency-Key` lines | 400 `idempotency-key-malformed` |
-//! | first request with a key | atomic claim; the handler runs; a 2xx/3xx response is stored (status, body, and only `Content-Type`, `Location`, `ETag`) with its effect |
-//! | same key and fingerprint, completed | the stored response plus `Idempotent-Replayed: true` |
-//! | same key while the first is still running | 409 `idempotency-key-in-use` + `Retry-After: 1` |
-//! | same key, different body, method, path or query | 422 `idempotency-key-mismatch`; the record is untouched |
-//! | the handler answers 4xx (validation, not found, already paid, …) | that 4xx; effect rolled back, key released, nothing stored |
-//! | the handler fails (5xx) | that 5xx; transaction rolled back, key released: a retry re-executes |
-//! | the claim holder died (its lock is older than the lock timeout) | a retry with the same fingerprint takes over with fence + 1; the stale holder's commit is refused (its effect rolled back) and it answers 409 `idempotency-claim-superseded` |
-//! | the key is older than the retention window | treated as new (any fingerprint); purged periodically |
-//! | the store is unavailable (SQLite file locked by another process past `busy_timeout`) | 503 `store-unavailable` + `Retry-After: 1`; the handler's effect does not run |
-//!
-//! A client that goes away mid-request (an aborted `fetch`) releases its
-//! claim when the server notices the closed connection, so its retry runs
-//! at once instead of waiting out the lock timeout.
-//!
-//! Every response to a keyed request carries `Idempotency-Retention:
-//! <seconds>`. CORS allows any origin (no credentials), the methods above,
-//! and the request headers `Idempotency-Key`, `Content-Type`,
-//! `Authorization` (plus `X-Fault` in test mode); it exposes
-//! `Idempotent-Replayed`, `Retry-After`, `Location`, `ETag` and
-//! `Idempotency-Retention`. Bodies over the limit get 413 `body-too-large`.
-//!
-//! **Keys.** Bare (`abc`) and RFC 8941 sf-string (`"abc"`, with `\"` and
-//! `\\` escapes) forms are accepted and normalize to the same key
-//! ([`protocol::parse_key`]). A record is identified by the *principal* and
-//! the key: the principal is `Authorization: Bearer …`, else the `sid`
-//! cookie, else `anonymous`, stored only as a hash prefix
-//! ([`protocol::principal`]), so user B never sees user A's replay. Method,
-//! path (with query) and body form the *fingerprint*
-//! ([`protocol::fingerprint`]): SHA-256 over the method, the path, and the
-//! body canonicalized — JSON with object keys sorted at every depth,
-//! `application/x-www-form-urlencoded` with its pairs sorted, anything else
-//! raw bytes. So a key reused on another endpoint is a 422 rather than a
-//! silent second execution.
+//! The project README's [*The reference server*](https://github.com/submit-guard/submit-guard#the-reference-server)
+//! section documents the
+//! command line (`--addr`, `--store memory|sqlite:PATH`, `--retention`,
+//! `--lock-timeout`, `--static DIR`, `--test-mode`, `--require-key`,
+//! `--body-limit`, `--no-idempotency`), every row of the protocol table, the
+//! endpoints and test mode's faults; this page is the library's view.
+//! Protected endpoints are the unsafe methods of the domain routes; keys are
+//! parsed by [`protocol::parse_key`] (bare and sf-string forms normalize to
+//! the same key) and scoped by [`protocol::principal`]; [`protocol::fingerprint`]
+//! hashes the method, the path and the canonical body; errors are RFC 9457
+//! problems ([`problem`]); faults are in [`faults`]. Without
+//! [`Config::require_key`] a keyless request runs the handler undeduplicated.
 //!
 //! **Atomicity.** [`Store::claim`] is, in one `BEGIN IMMEDIATE`
 //! transaction: `INSERT … ON CONFLICT DO NOTHING` (a new key, fence 1), else
@@ -110,63 +45,6 @@
 //! copy-on-commit over persistent collections, called inline. Released keys are
 //! kept (state `free`) rather than deleted, so fences never repeat while a
 //! record exists.
-//!
-//! ## Endpoints
-//!
-//! Each is correct without a key (its writes are single conditional
-//! statements) and idempotent with one. IDs are UUIDs; times are ms since
-//! the Unix epoch; lists are oldest first, newest last.
-//!
-//! | route | protected | result |
-//! |---|---|---|
-//! | `POST /api/orgs` `{"name"}` | yes | 201 `{"id","name","slug"}` + `Location`; the org and its owner membership (the principal) in one transaction. Name trimmed, 1–100 characters, else 400. Slugs `acme`, `acme-1`, … made unique by a UNIQUE constraint |
-//! | `GET /api/orgs`, `GET /api/orgs/{id}`, `GET /api/memberships` | | lists / one org (404) |
-//! | `POST /api/invites` `{"email","ttlSeconds"}` | yes | 201 `{"token","email","expiresAt"}`; `ttlSeconds` 0–2592000, default 86400 |
-//! | `POST /api/invites/{token}/claim` | yes | first 201 `{"id"}` (a claim record); any repeat 200 `{"id","idempotent":true}` with the same id; unknown token 400; expired 410; used without a record 409. The claim is one `UPDATE invites SET used_at = ? WHERE token = ? AND used_at IS NULL AND expires_at > now` (field report 002) |
-//! | `GET /api/invites` | | list, with `usedAt` and `claimId` |
-//! | `POST /api/qr/sessions` `{"table"}` | yes | 201 `{"id","table"}`; by design a new session per call without a key (field report 003). `table` is a string (1–100 characters) or an integer |
-//! | `GET /api/qr/sessions` | | list |
-//! | `POST /api/orders` `{"items":[…]}` | yes | 201 `{"id","version":1,"items","createdAt"}` + `Location`, `ETag`; `items` optional |
-//! | `GET /api/orders`, `GET /api/orders/{id}` | | list / one order (404) with `ETag: "vN"` |
-//! | `POST /api/orders/{id}/pay` | yes | 201 `{"paymentId","orderId"}`; any later pay, whatever its key, 409 `already-paid` with the existing `paymentId` (`UNIQUE (order_id)`); unknown order 404 |
-//! | `PUT /api/orders/{id}/items` `{"items","version"}` | yes | 200 with `version + 1`; stale version 409 `stale-version` with `currentVersion` (`UPDATE … WHERE version = ?`, field report 004); unknown order 404 |
-//! | `GET /api/payments` | | list |
-//!
-//! Bodies are read as JSON whatever the declared media type (an empty body
-//! is `{}`), except url-encoded forms (read as an object of strings) and
-//! `multipart/*` (415). Unknown `/api/…` routes get a 404 problem.
-//!
-//! ## Test mode
-//!
-//! With `--test-mode` ([`Config::test_mode`]); otherwise these routes are
-//! 404 and `X-Fault` is ignored.
-//!
-//! - `POST /api/_reset` → 204: clears the domain, the idempotency records,
-//!   the fault counters and the request log.
-//! - `GET /api/_requests` → every request received since the last reset, in
-//!   arrival order: `[{"method", "path" (with query), "key" (the raw
-//!   Idempotency-Key or null), "fault" (the raw X-Fault or null), "status"
-//!   (the final status, or null if no response was sent)}]`. CORS preflights
-//!   are logged too; the two test endpoints are not.
-//! - Request header `X-Fault: <fault>[; times=N]` ([`faults`]):
-//!
-//! | fault | effect |
-//! |---|---|
-//! | `delay=MS` | sleep MS (≤ 600000) before the handler; on a keyed request, after the claim, so the key is held meanwhile |
-//! | `fail-before-commit` | the effect runs, then 500: rolled back, key released |
-//! | `fail-after-commit` | effect and response committed, then the client gets 500 |
-//! | `drop-after-commit` | effect and response committed, then the connection is closed with no response at all (needs [`serve`]) |
-//! | `status=CODE` | CODE (4xx/5xx) with a problem body before anything else: no claim, no handler, nothing stored; 503 and 429 add `Retry-After: 1` |
-//! | `kill=after-claim` | SIGKILL after the claim committed (without a key: just before the handler) |
-//! | `kill=after-effect` | SIGKILL after the effect's statements ran, before commit |
-//! | `kill=after-store` | SIGKILL after effect and response committed |
-//!
-//! With `times=N` the fault strikes only the first N requests carrying the
-//! same `Idempotency-Key` value (without a key: the same `X-Fault` value).
-//! Client retries resend their headers, so `times=1` means "the first
-//! attempt only". The counters live in the store, so on a SQLite file they
-//! survive the restart after a `kill`. Without `times`, every request with
-//! the header is hit.
 //!
 //! ## As a library
 //!
