@@ -253,14 +253,7 @@ async fn a_timed_out_attempt_is_retried_with_the_same_key() {
         .unwrap();
     assert!(prop(&response, "ok").as_bool().unwrap());
     assert!(g.attempts() >= 2);
-    let requests = seen(&t).await;
-    assert!(requests.len() >= 2, "{requests:?}");
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.key.as_deref() == Some(key.as_str())),
-        "{requests:?}"
-    );
+    assert_all_sent_with(&t, &key, 2).await;
     assert_eq!(sessions(&t).await, 1);
 }
 
@@ -304,13 +297,7 @@ async fn abort_then_resubmit_keeps_the_key() {
     );
     assert_eq!((g.state().as_str(), g.key()), ("failed", key.clone()));
     settle(open_session(&g, &t, &[])).await.unwrap();
-    let requests = seen(&t).await;
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.key.as_deref() == Some(key.as_str())),
-        "{requests:?}"
-    );
+    assert_all_sent_with(&t, &key, 1).await;
     assert_eq!(sessions(&t).await, 1);
 }
 

@@ -125,6 +125,17 @@ pub async fn seen(tag: &str) -> Vec<Seen> {
         .collect()
 }
 
+/// Asserts that the server saw at least `at_least` requests for `tag`, each
+/// carrying `key`.
+pub async fn assert_all_sent_with(tag: &str, key: &str, at_least: usize) {
+    let requests = seen(tag).await;
+    assert!(requests.len() >= at_least, "{requests:?}");
+    assert!(
+        requests.iter().all(|r| r.key.as_deref() == Some(key)),
+        "not all with key {key}: {requests:?}"
+    );
+}
+
 /// How many QR sessions the server holds for table `table`: the effects.
 pub async fn sessions(table: &str) -> usize {
     let url = format!("{}/api/qr/sessions", server());
