@@ -35,3 +35,10 @@ mod wait;
 
 #[cfg(target_arch = "wasm32")]
 pub use guard::SubmitGuard;
+
+// talc in place of Rust's default wasm allocator (dlmalloc): 7 KB less wasm
+// (2.4 KB gzipped) and no slower in the benchmarks. The module is
+// single-threaded; a build with atomics keeps the default.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
