@@ -593,6 +593,63 @@ async fn subscribers_hear_every_change_and_can_unsubscribe() {
 }
 
 #[wasm_bindgen_test]
+async fn listeners_may_call_back_into_the_guard() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let t = tag("reenter");
+    let g = Rc::new(guard(r#"{"retries": 0}"#));
+    let joined: Rc<RefCell<Option<Promise>>> = Rc::default();
+    let heard: Rc<RefCell<Vec<(String, String)>>> = Rc::default();
+    let (guard_, joined_, heard_, t_) = (g.clone(), joined.clone(), heard.clone(), t.clone());
+    // While notified, a listener reads the guard, joins the submission in
+    // flight, and resets the guard once it has failed (a `Fn` closure: the
+    // reset notifies it again while it runs).
+    let listener = Closure::<dyn Fn()>::new(move || {
+        let state = guard_.state();
+        heard_.borrow_mut().push((state.clone(), guard_.key()));
+        match state.as_str() {
+            "pending" if joined_.borrow().is_none() => {
+                let call = open_session(&guard_, &t_, &[]);
+                *joined_.borrow_mut() = Some(call);
+            }
+            "failed" => guard_.reset(),
+            _ => {}
+        }
+    });
+    let _unsubscribe = g.subscribe(listener.as_ref().clone()).unwrap();
+    let first_key = g.key();
+    let first = open_session(&g, &t, &[("x-fault", "status=503")]);
+    let joined_call = joined
+        .borrow_mut()
+        .take()
+        .expect("the listener heard pending");
+    assert_eq!(code(&settle(first).await.unwrap_err()), "HTTP");
+    assert_eq!(
+        code(&settle(joined_call).await.unwrap_err()),
+        "HTTP",
+        "the call made from the listener shared the submission"
+    );
+    assert_eq!(seen(&t).await.len(), 1, "one request for both calls");
+    assert_eq!(g.state(), "idle", "the listener's reset took effect");
+    assert_ne!(g.key(), first_key);
+    // "pending" twice: the state, then the attempt count.
+    let mut changes = heard.borrow().clone();
+    changes.dedup_by(|a, b| a.0 == b.0);
+    let expected = [
+        ("pending", first_key.clone()),
+        ("failed", first_key),
+        ("idle", g.key()),
+    ]
+    .map(|(state, key)| (state.to_string(), key));
+    assert_eq!(changes, expected);
+
+    settle(open_session(&g, &t, &[])).await.unwrap();
+    assert_eq!(g.state(), "succeeded");
+    assert_eq!(sessions(&t).await, 1);
+}
+
+#[wasm_bindgen_test]
 async fn the_fetch_option_is_called_with_the_keyed_request() {
     let requests = std::rc::Rc::new(std::cell::RefCell::new(Array::new()));
     let record = requests.clone();
