@@ -680,6 +680,58 @@ async fn the_fetch_option_is_called_with_the_keyed_request() {
 }
 
 #[wasm_bindgen_test]
+async fn a_task_or_the_fetch_option_may_abort_or_reset_its_own_guard() {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    // A `run` task aborts its own submission before it returns.
+    let g = Rc::new(guard("{}"));
+    let key = g.key();
+    let me = g.clone();
+    let aborting = Closure::<dyn Fn(JsValue) -> Promise>::new(move |_ctx: JsValue| {
+        me.abort(JsValue::from("from the task"));
+        Promise::resolve(&JsValue::from(1))
+    });
+    let error = settle(g.run(aborting.as_ref().clone())).await.unwrap_err();
+    assert_eq!(code(&error), "ABORTED");
+    assert_eq!(
+        (g.state().as_str(), g.pending(), g.key()),
+        ("failed", false, key.clone())
+    );
+    let ok = Closure::<dyn Fn(JsValue) -> JsValue>::new(|ctx: JsValue| prop(&ctx, "key"));
+    let value = settle(g.run(ok.as_ref().clone())).await.unwrap();
+    assert_eq!(value.as_string(), Some(key), "usable, with the same key");
+
+    // The `fetch` option resets the guard while it is being called.
+    let slot: Rc<RefCell<Option<Rc<SubmitGuard>>>> = Rc::default();
+    let (me, calls) = (slot.clone(), Rc::new(Cell::new(0)));
+    let counter = calls.clone();
+    let resetting = Closure::<dyn Fn(JsValue) -> Promise>::new(move |_request: JsValue| {
+        counter.set(counter.get() + 1);
+        if let Some(g) = me.borrow().as_ref() {
+            g.reset();
+        }
+        let response = web_sys::Response::new_with_opt_str(Some("{}")).unwrap();
+        Promise::resolve(&JsValue::from(response))
+    });
+    let g = Rc::new(
+        SubmitGuard::new(Some(
+            object(&[("fetch", resetting.as_ref().clone())]).unchecked_into(),
+        ))
+        .unwrap(),
+    );
+    *slot.borrow_mut() = Some(g.clone());
+    let key = g.key();
+    let call = fetch(&g, "https://example.invalid/submit", post("{}", &[]));
+    let error = settle(call).await.unwrap_err();
+    assert_eq!(code(&error), "ABORTED");
+    assert_eq!((g.state().as_str(), g.pending()), ("idle", false));
+    assert_ne!(g.key(), key);
+    assert_eq!(calls.get(), 1, "a reset submission is not retried");
+    slot.borrow_mut().take();
+}
+
+#[wasm_bindgen_test]
 async fn a_readable_stream_body_is_refused_without_locking() {
     let g = guard("{}");
     let init = RequestInit::new();
