@@ -445,7 +445,7 @@ async fn test_mode_switches(kind: Kind) {
     assert_eq!(log.len(), 7, "{log:?}");
     assert_eq!(
         log[1],
-        json!({ "method": "POST", "path": "/api/orgs?x=1", "key": "k1", "fault": "status=429; times=1", "status": 429 })
+        json!({ "method": "POST", "path": "/api/orgs?x=1", "key": "k1", "fault": "status=429; times=1", "status": 429, "done": true })
     );
     assert_eq!(log[3]["status"], 201);
     assert_eq!(log[4]["key"], Value::Null);

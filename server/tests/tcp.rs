@@ -115,8 +115,8 @@ async fn drop_after_commit_sends_nothing_and_a_retry_replays(kind: Kind) {
     assert_eq!(orders.as_array().unwrap().len(), 1, "the effect committed");
     let log = client.get(&server.url("/api/_requests")).await.json;
     assert_eq!(
-        log[0]["status"],
-        serde_json::Value::Null,
+        (&log[0]["status"], &log[0]["done"]),
+        (&json!(null), &json!(true)),
         "the server never answered: {log}"
     );
 
@@ -208,6 +208,12 @@ async fn a_client_that_goes_away_releases_its_key(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(twin.status, StatusCode::CONFLICT);
+    let log = client.get(&log_url).await.json;
+    assert_eq!(
+        (&log[0]["status"], &log[0]["done"]),
+        (&json!(null), &json!(false)),
+        "in flight: {log}"
+    );
     // …then the browser aborts: the connection closes mid-handler. The key
     // is released at once, long before the 30 s lock timeout (the test's
     // clock does not even move), so the retry runs instead of waiting.
@@ -227,6 +233,12 @@ async fn a_client_that_goes_away_releases_its_key(kind: Kind) {
     };
     assert_eq!(retried.status, StatusCode::CREATED);
     assert!(!retried.replayed());
+    let log = client.get(&log_url).await.json;
+    assert_eq!(
+        (&log[0]["status"], &log[0]["done"]),
+        (&json!(null), &json!(true)),
+        "the client went away: no response, and done: {log}"
+    );
     assert_eq!(
         client.count(&server.url("/api/qr/sessions")).await,
         1,

@@ -130,7 +130,7 @@ export function ServerLog({ pathPart }) {
                 <code>{r.key ? short(r.key) : "none"}</code>
               </td>
               <td>{r.fault ?? ""}</td>
-              <td>{r.status ?? "no response"}</td>
+              <td>{r.status ?? (r.done ? "no response" : "in flight…")}</td>
             </tr>
           ))}
         </tbody>

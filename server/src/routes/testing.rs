@@ -3,10 +3,11 @@
 //! - `POST /api/_reset` clears all state: domain, idempotency records, fault
 //!   counters and the request log. 204.
 //! - `GET /api/_requests` lists every request received since the last reset,
-//!   in arrival order, as `{"method", "path", "key", "fault", "status"}`;
-//!   `status` is `null` until the response is produced and stays `null` for
-//!   a connection closed without one. The two test endpoints themselves are
-//!   not logged.
+//!   in arrival order, as `{"method", "path", "key", "fault", "status",
+//!   "done"}`: `done` is `false` while the server is still handling the
+//!   request; once `true`, `status` is the response's, or `null` if the
+//!   connection closed without one (the client went away, or
+//!   `drop-after-commit`). The two test endpoints themselves are not logged.
 
 use std::sync::Mutex;
 
@@ -40,6 +41,7 @@ pub(crate) struct LoggedRequest {
     key: Option<String>,
     fault: Option<String>,
     status: Option<u16>,
+    done: bool,
 }
 
 /// The log, with a generation number so that a response finishing after a
@@ -60,13 +62,14 @@ impl RequestLog {
         (log.0, log.1.len() - 1)
     }
 
-    fn finish(&self, (generation, index): (u64, usize), status: StatusCode) {
+    fn finish(&self, (generation, index): (u64, usize), status: Option<StatusCode>) {
         let mut log = self.lock();
         if log.0 != generation {
             return; // reset since: this slot belongs to the old log
         }
         if let Some(entry) = log.1.get_mut(index) {
-            entry.status = Some(status.as_u16());
+            entry.status = status.map(|s| s.as_u16());
+            entry.done = true;
         }
     }
 
@@ -87,6 +90,20 @@ fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
+/// Marks a logged request done when dropped: with the response's status,
+/// or with none if the handler was dropped first (the connection closed).
+struct Handling<'a> {
+    log: &'a RequestLog,
+    slot: (u64, usize),
+    status: Option<StatusCode>,
+}
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        self.log.finish(self.slot, self.status);
+    }
+}
+
 /// Outermost middleware (test mode): logs the request on arrival and its
 /// final status once the response exists.
 pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -104,10 +121,15 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
         key: header_text(req.headers(), &IDEMPOTENCY_KEY),
         fault: header_text(req.headers(), &X_FAULT),
         status: None,
+        done: false,
     };
-    let slot = state.log.push(entry);
+    let mut handling = Handling {
+        slot: state.log.push(entry),
+        log: &state.log,
+        status: None,
+    };
     let response = next.run(req).await;
-    state.log.finish(slot, response.status());
+    handling.status = Some(response.status());
     response
 }
 
