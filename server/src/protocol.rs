@@ -152,12 +152,11 @@ pub fn principal(headers: &HeaderMap) -> String {
     }
 }
 
+/// The first 8 bytes of the SHA-256 of `bytes`, in hex.
 fn short_hash(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes)[..8])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = format!("{:x}", Sha256::digest(bytes));
+    hex.truncate(16);
+    hex
 }
 
 /// The request fingerprint: SHA-256 (hex) of method, path with query, and
@@ -192,7 +191,7 @@ pub fn fingerprint(method: &Method, path: &str, content_type: Option<&str>, body
             hasher.update(body);
         }
     }
-    hex(&hasher.finalize())
+    format!("{:x}", hasher.finalize())
 }
 
 /// Whether `media` (lowercase, without parameters) is a JSON media type.
@@ -394,6 +393,17 @@ mod tests {
             HeaderValue::from_static("Bearer other"),
         );
         assert_ne!(principal(&headers), bearer);
+    }
+
+    #[test]
+    fn hashes_are_lowercase_hex_as_stored() {
+        // Stored records (SQLite files) depend on this exact form.
+        assert_eq!(short_hash(b"abc"), "ba7816bf8f01cfea");
+        // SHA-256 of "POST\n/p\nraw\n": the method, the path, an empty raw body.
+        assert_eq!(
+            fingerprint(&Method::POST, "/p", Some("text/plain"), b""),
+            "7bdd63af5fdd809fdc37af0c315bd4f1110fe1af465e7d175f9b4e057e375699"
+        );
     }
 
     #[test]
