@@ -1,6 +1,6 @@
 //! `submit-guard-server`: parses flags, opens the store, binds, prints
 //! `listening on http://ADDR` on stdout, serves until SIGINT or SIGTERM.
-//! See the library docs for the protocol and the flags.
+//! See the README (The reference server) for the protocol and the flags.
 
 #![deny(unsafe_code)]
 
