@@ -27,8 +27,9 @@ const quick = args.includes("--quick");
 
 /**
  * How many runs of what, to keep a full run near five minutes on 2 cores:
- * 5 runs of the in-browser loops (P2, P3, P4), 7 of the start-up (P5), 3
- * rounds of 10 s for each server (P6).
+ * 5 runs of the in-browser loops (P2, P3, P4), 15 of the start-up (P5:
+ * each takes a few ms and swings with the machine), 3 rounds of 10 s for
+ * each server (P6).
  */
 const CONFIG = quick
   ? {
@@ -42,7 +43,7 @@ const CONFIG = quick
       p2: { runs: 5, calls: 10_000, warmup: 2_000 },
       p3: { runs: 5, calls: 10_000 },
       p4: { runs: 5, perMode: 1_000, block: 100, warmup: 100 },
-      p5: { runs: 7 },
+      p5: { runs: 15 },
       p6: { runs: 3, seconds: 10, warmupSeconds: 1, threads: 2, connections: 64 },
     };
 
