@@ -9,10 +9,10 @@ import { PayPage } from "./pages/Pay.jsx";
 import { QrPage } from "./pages/Qr.jsx";
 
 const PAGES = {
-  "/orgs": { title: "Create organization", Page: OrgsPage, about: "ten fast clicks or a held Enter key make one org, not several (field reports 000, 001)" },
-  "/invite": { title: "Claim invite", Page: InvitePage, about: "a wizard submitted twice claims its invite once (field report 002)" },
-  "/qr": { title: "Table QR", Page: QrPage, about: "an effect on mount, run twice by StrictMode, opens one session (field report 003)" },
-  "/pay": { title: "Pay order", Page: PayPage, about: "two tabs paying one order make one payment, and both see it (field report 004)" },
+  "/orgs": { title: "Create organization", Page: OrgsPage, about: "ten fast clicks or a held Enter key make one organization, not several" },
+  "/invite": { title: "Claim invite", Page: InvitePage, about: "a sign-up wizard sent twice uses its invite once" },
+  "/qr": { title: "Table QR", Page: QrPage, about: "a page that opens a table session as it loads opens one, even when React runs its code twice" },
+  "/pay": { title: "Pay order", Page: PayPage, about: "paying one order from two tabs charges once, and both tabs show the payment" },
 };
 
 export function App() {

@@ -9,7 +9,7 @@ export function InvitePage({ settings, setParam, params }) {
   const token = params.get("invite");
   const invites = usePoll("/api/invites");
   return (
-    <Page title="Claim invite" report="Field report 002: a wizard submitted twice created two submissions for one invite.">
+    <Page title="Claim invite" report="The bug: the last step of a sign-up wizard was sent twice (a double click, a mobile retry, back and resubmit), and one invite produced two submissions for the same person. Here the server claims an invite once; the guard makes the second click wait for, and show, the first answer.">
       <PageControls settings={settings} setParam={setParam} />
       <div className="columns">
         <div>

@@ -19,7 +19,7 @@ export function OrgsPage({ settings, setParam }) {
   }
 
   return (
-    <Page title="Create organization" report="Field reports 000 and 001: a double-clicked create made two orgs.">
+    <Page title="Create organization" report="The bug: a double click (or a held Enter key, or a retry on a slow network) on “Create” sent the form twice, and the app created two organizations, each with its own owner membership. Turn the guard off and click fast to see it.">
       <PageControls settings={settings} setParam={setParam} />
       <div className="columns">
         <div>

@@ -15,7 +15,7 @@ const ITEMS = [
 export function PayPage({ settings, setParam, params }) {
   const orderId = params.get("order");
   return (
-    <Page title="Pay order" report="Field report 004: an order paid from two tabs was completed twice.">
+    <Page title="Pay order" report="The bug: the same order open in two tabs, “Pay” pressed in both, and the order was paid twice. Open this page in a second tab and pay from both: with the guard one tab pays, the other waits and shows the same payment.">
       <PageControls settings={settings} setParam={setParam} />
       <div className="columns">
         <div>

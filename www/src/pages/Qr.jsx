@@ -10,7 +10,7 @@ export function QrPage({ settings, setParam, params }) {
   const [scan, setScan] = useState(1);
   const sessions = usePoll("/api/qr/sessions");
   return (
-    <Page title="Table QR" report="Field report 003: an effect that opens a session on mount ran twice under StrictMode.">
+    <Page title="Table QR" report="The bug: a restaurant page opened by scanning a table’s QR code starts a guest session as it loads. In development React runs that code twice, and every scan opened two sessions. The server rightly makes a new session per request; the guard sends one.">
       <PageControls settings={settings} setParam={setParam} />
       <div className="columns">
         <div>
