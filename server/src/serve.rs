@@ -1,43 +1,199 @@
-//! The accept loop: HTTP/1.1 over a bound listener, with graceful shutdown
-//! and the ability to drop one connection without answering (the
-//! `drop-after-commit` fault, which `axum::serve` cannot express).
+//! The accept loop: HTTP/1.1 over a bound listener, with graceful shutdown,
+//! connection limits (a header timeout, an idle timeout, a cap on open
+//! connections), problem bodies for over-long request heads, and the ability
+//! to end one connection without a whole response (the `drop-after-commit`,
+//! `cut-after-commit` and `reset-after-commit` faults, which `axum::serve`
+//! cannot express).
+//!
+//! Slow or silent peers (slowloris) cannot starve well-behaved ones: a
+//! request head must arrive within the header timeout, a connection with no
+//! request in progress that sends nothing for the idle timeout is closed,
+//! and at the cap the connection idle the longest makes room for a new one.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::Request;
+use axum::extract::Request as AxumRequest;
+use axum::http::{Request, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
 use tower::ServiceExt;
+
+use crate::problem::{Problem, ProblemType};
 
 /// How long in-flight connections get to finish after shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Request extension: closes the request's connection without a response.
+/// How long a connection asked to close (idle, evicted, shutdown) may take
+/// to finish what it is writing before it is dropped, when no request of
+/// its is in progress.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// hyper's read buffer: a request head longer than this gets hyper's own
+/// bare 431 (see [`limit_head`] for the limits that answer with a problem).
+const HYPER_MAX_BUF: usize = 64 * 1024;
+
+/// The longest request target (path and query) answered normally; longer
+/// ones get a 414 problem.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The most header bytes (names and values) answered normally; more get a
+/// 431 problem.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// 414: the request target is longer than [`MAX_URI_BYTES`].
+pub const URI_TOO_LONG: ProblemType = ProblemType {
+    uri: "urn:submit-guard:problem:uri-too-long",
+    title: "The request target is too long",
+};
+
+/// 431: the request's header fields are larger than [`MAX_HEADER_BYTES`].
+pub const HEADERS_TOO_LARGE: ProblemType = ProblemType {
+    uri: "urn:submit-guard:problem:headers-too-large",
+    title: "The request header fields are too large",
+};
+
+/// Connection limits for [`serve_with`]; [`ConnLimits::default`] is what
+/// [`serve`] uses and the server's flags default to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// A request head must be complete within this long of the connection
+    /// opening or of its previous response, else the connection is closed
+    /// (`--header-timeout`, default 10 s): bounds slow-header clients.
+    pub header_timeout: Duration,
+    /// A connection with no request in progress that sends and receives
+    /// nothing for this long is closed (`--idle-timeout`, default 5 s).
+    pub idle_timeout: Duration,
+    /// At most this many open connections (`--max-connections`, default
+    /// 1024). At the cap, a new connection is accepted and the open one that
+    /// has been idle the longest (no request in progress) is closed to make
+    /// room; if every one has a request in progress, the new connection
+    /// waits for the first to close (and further ones wait in the listen
+    /// backlog).
+    pub max_connections: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// How [`ConnAbort::close`] ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Close (FIN) without sending a byte. On a kept-alive connection a
+    /// browser resends the request itself, so the page never sees the loss.
+    Silent,
+    /// Send the response's status line alone, then close (FIN): the browser
+    /// has a response start it cannot complete, and neither resends nor
+    /// hands the page a response (`TypeError: Failed to fetch`).
+    StatusLine(StatusCode),
+    /// Reset the connection (RST, `SO_LINGER` 0) without sending a byte.
+    Reset,
+}
+
+/// Request extension: ends the request's connection without a (whole)
+/// response.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ConnAbort(Arc<Notify>);
+pub(crate) struct ConnAbort(Arc<AbortSignal>);
+
+#[derive(Debug, Default)]
+struct AbortSignal {
+    notify: Notify,
+    ending: Mutex<Option<Ending>>,
+}
 
 impl ConnAbort {
-    /// Closes the connection: its task drops the connection (and with it the
-    /// socket and the in-flight handler) as soon as it is polled.
-    pub(crate) fn abort(&self) {
-        self.0.notify_one();
+    /// Ends the connection as `ending` says: its task drops the connection
+    /// (and with it the in-flight handler) as soon as it is polled.
+    pub(crate) fn close(&self, ending: Ending) {
+        *self.0.ending.lock().unwrap_or_else(PoisonError::into_inner) = Some(ending);
+        self.0.notify.notify_one();
     }
+
+    fn ending(&self) -> Ending {
+        self.0
+            .ending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or(Ending::Silent)
+    }
+}
+
+/// Ends a connection whose hyper state machine has just been dropped: `raw`
+/// is a duplicate of its socket's descriptor, the last one open, so the
+/// socket closes (or resets) when it is dropped here.
+fn end_connection(raw: Option<OwnedFd>, ending: Ending) {
+    let Some(raw) = raw else { return };
+    match ending {
+        Ending::Silent => {}
+        Ending::StatusLine(status) => {
+            let line = format!(
+                "HTTP/1.1 {} {}\r\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            );
+            // A few bytes into an empty send buffer: written at once even
+            // though the descriptor is non-blocking.
+            if let Err(err) = rustix::io::write(&raw, line.as_bytes()) {
+                tracing::warn!(error = %err, "could not send the cut-off status line");
+            }
+        }
+        Ending::Reset => {
+            if let Err(err) = rustix::net::sockopt::set_socket_linger(&raw, Some(Duration::ZERO)) {
+                tracing::warn!(error = %err, "could not set SO_LINGER 0 for a reset");
+            }
+        }
+    }
+    drop(raw);
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting, lets open connections finish (at most 10 s), and returns.
+/// Uses [`ConnLimits::default`].
 ///
-/// Use this rather than `axum::serve`: it also makes `X-Fault:
-/// drop-after-commit` really close the socket.
+/// Use this rather than `axum::serve`: it bounds slow and idle connections
+/// and makes `X-Fault: drop-after-commit` (and `cut-`, `reset-`) really end
+/// the connection.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
+    serve_with(listener, app, ConnLimits::default(), shutdown).await;
+}
+
+/// [`serve`] with explicit connection limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max));
+    let registry = Arc::new(Registry::default());
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(HYPER_MAX_BUF);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -52,33 +208,352 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             },
             () = &mut shutdown => break,
         };
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // At the cap: make room by closing the connection idle the
+                // longest, then wait for a slot.
+                if !registry.close_idlest() {
+                    tracing::warn!(
+                        max,
+                        "connection cap reached, every connection busy: waiting"
+                    );
+                }
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "set_nodelay failed");
         }
+        let conn = registry.add();
+        let task = Connection {
+            registry: registry.clone(),
+            conn,
+            idle_timeout: limits.idle_timeout,
+        };
+        tokio::spawn(task.run(stream, app.clone(), builder.clone(), permit));
+    }
+    drop(listener);
+    registry.close_all();
+    let drained = slots.acquire_many(u32::try_from(max).unwrap_or(u32::MAX));
+    tokio::select! {
+        _ = drained => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("shutdown: gave up waiting for connections"),
+    }
+}
+
+/// The open connections, so that the accept loop can close the idlest and
+/// shutdown can close them all.
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: AtomicU64,
+    conns: Mutex<HashMap<u64, Arc<ConnState>>>,
+    epoch: EpochCell,
+}
+
+/// The instant activity times are counted from.
+#[derive(Debug)]
+struct EpochCell(Instant);
+
+impl Default for EpochCell {
+    fn default() -> Self {
+        Self(Instant::now())
+    }
+}
+
+/// One connection's activity, shared by its task, its I/O and the registry.
+#[derive(Debug)]
+struct ConnState {
+    id: u64,
+    epoch: Instant,
+    /// Requests handed to the app whose response has not been produced yet.
+    busy: AtomicUsize,
+    /// Milliseconds from `epoch` to the last byte read or written, or to
+    /// the last request's end.
+    last_active_ms: AtomicU64,
+    /// Asked to close (idle, evicted or shutdown).
+    closing: AtomicBool,
+    close: Notify,
+}
+
+impl ConnState {
+    fn touch(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_active_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
+    fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire) > 0
+    }
+
+    /// Asks the connection's task to close it; false if already asked.
+    fn ask_to_close(&self) -> bool {
+        let first = !self.closing.swap(true, Ordering::AcqRel);
+        if first {
+            self.close.notify_one();
+        }
+        first
+    }
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<ConnState>>> {
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add(&self) -> Arc<ConnState> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(ConnState {
+            id,
+            epoch: self.epoch.0,
+            busy: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
+            close: Notify::new(),
+        });
+        conn.touch();
+        self.lock().insert(id, conn.clone());
+        conn
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Closes the open connection with no request in progress that has been
+    /// idle the longest; false if there is none.
+    fn close_idlest(&self) -> bool {
+        let idlest = self
+            .lock()
+            .values()
+            .filter(|c| !c.is_busy() && !c.closing.load(Ordering::Acquire))
+            .min_by_key(|c| c.last_active_ms.load(Ordering::Relaxed))
+            .cloned();
+        match idlest {
+            Some(conn) => {
+                tracing::info!(
+                    conn = conn.id,
+                    "connection cap reached: closing the idlest connection"
+                );
+                conn.ask_to_close();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn close_all(&self) {
+        for conn in self.lock().values() {
+            conn.ask_to_close();
+        }
+    }
+}
+
+/// One connection's task: serves it, closes it when idle or asked to, ends
+/// it as a fault says.
+struct Connection {
+    registry: Arc<Registry>,
+    conn: Arc<ConnState>,
+    idle_timeout: Duration,
+}
+
+impl Connection {
+    async fn run(
+        self,
+        stream: TcpStream,
+        app: Router,
+        builder: hyper::server::conn::http1::Builder,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        // A second descriptor for the socket, so that a fault can still
+        // write to (or reset) it after hyper's connection is dropped.
+        let raw = match rustix::io::dup(&stream) {
+            Ok(fd) => Some(fd),
+            Err(err) => {
+                tracing::debug!(error = %err, "dup failed: faults will close connections silently");
+                None
+            }
+        };
         let abort = ConnAbort::default();
         let service = {
-            let (app, abort) = (app.clone(), abort.clone());
+            let (app, abort, conn) = (app, abort.clone(), self.conn.clone());
             hyper::service::service_fn(move |req: Request<Incoming>| {
                 let mut req = req.map(Body::new);
                 req.extensions_mut().insert(abort.clone());
-                app.clone().oneshot(req)
+                let busy = Busy::new(conn.clone());
+                let response = app.clone().oneshot(req);
+                async move {
+                    let response = response.await;
+                    drop(busy);
+                    response
+                }
             })
         };
-        let conn = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            tokio::select! {
-                result = conn => if let Err(err) = result {
-                    tracing::debug!(error = %err, "connection error");
-                },
-                () = abort.0.notified() => tracing::info!("connection closed without a response"),
-            }
+        let io = TokioIo::new(Tracked {
+            inner: stream,
+            conn: self.conn.clone(),
         });
+        // Boxed, so that it can be dropped (closing hyper's descriptor)
+        // before a fault's ending.
+        let mut http = Box::pin(builder.serve_connection(io, service));
+        let mut close_by: Option<Instant> = None;
+        let mut check_idle_at = self.conn.idle_since() + self.idle_timeout;
+        let ended = loop {
+            tokio::select! {
+                result = http.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!(error = %err, "connection error");
+                    }
+                    break None;
+                }
+                () = abort.0.notify.notified() => break Some(abort.ending()),
+                () = self.conn.close.notified(), if close_by.is_none() => {
+                    http.as_mut().graceful_shutdown();
+                    close_by = Some(Instant::now() + CLOSE_GRACE);
+                }
+                () = tokio::time::sleep_until(close_by.unwrap_or(check_idle_at)), if close_by.is_some() => {
+                    if !self.conn.is_busy() {
+                        // A partial request head, or a response that will not drain.
+                        tracing::debug!(conn = self.conn.id, "connection closed after its grace");
+                        break None;
+                    }
+                    close_by = Some(Instant::now() + CLOSE_GRACE);
+                }
+                () = tokio::time::sleep_until(check_idle_at), if close_by.is_none() => {
+                    let now = Instant::now();
+                    let idle_at = self.conn.idle_since() + self.idle_timeout;
+                    if !self.conn.is_busy() && idle_at <= now {
+                        tracing::debug!(conn = self.conn.id, "idle connection closed");
+                        self.conn.ask_to_close();
+                    }
+                    check_idle_at = if idle_at > now { idle_at } else { now + self.idle_timeout };
+                }
+            }
+        };
+        // hyper's connection (and its descriptor) is gone once `http` drops.
+        drop(http);
+        self.registry.remove(self.conn.id);
+        if let Some(ending) = ended {
+            tracing::info!(?ending, "connection ended without a whole response");
+            end_connection(raw, ending);
+        }
     }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("shutdown: gave up waiting for connections"),
+}
+
+/// Counts a request in progress on its connection while alive.
+struct Busy(Arc<ConnState>);
+
+impl Busy {
+    fn new(conn: Arc<ConnState>) -> Self {
+        conn.busy.fetch_add(1, Ordering::AcqRel);
+        conn.touch();
+        Self(conn)
     }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The socket, noting when bytes move.
+struct Tracked {
+    inner: TcpStream,
+    conn: Arc<ConnState>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.conn.touch();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.conn.touch();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.conn.touch();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Middleware: a request target longer than [`MAX_URI_BYTES`] is a 414
+/// problem, header fields over [`MAX_HEADER_BYTES`] a 431 problem, before
+/// anything else runs. (Heads hyper cannot parse, over 64 KiB or with more
+/// than 100 fields never reach the app: hyper answers those itself with a
+/// bare 400 or 431 and closes the connection.)
+pub(crate) async fn limit_head(req: AxumRequest, next: Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri > MAX_URI_BYTES {
+        return Problem::new(
+            StatusCode::URI_TOO_LONG,
+            URI_TOO_LONG,
+            format!("the request target is {uri} bytes; the limit is {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HEADERS_TOO_LARGE,
+            format!("the header fields are {headers} bytes; the limit is {MAX_HEADER_BYTES}"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }

@@ -1,9 +1,12 @@
-//! Hostile and broken peers, for both stores: one org name used ten
-//! thousand times.
+//! Hostile and broken peers, for both stores: responses lost in ways a
+//! browser cannot paper over (`cut-after-commit`, `reset-after-commit`),
+//! and one org name used ten thousand times.
 
 mod common;
 
 use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -12,7 +15,114 @@ use serde_json::json;
 use submit_guard_server::protocol::Reply;
 use submit_guard_server::store::{Tx, TxOutcome};
 
+use common::net::{Client, InProcess};
 use common::{Harness, Kind};
+
+/// What a raw exchange ended with.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The server closed the connection (FIN).
+    Closed,
+    /// The server reset the connection (RST).
+    Reset,
+}
+
+/// Sends one raw HTTP/1.1 request; returns the bytes received before the
+/// connection ended, and how it ended.
+fn raw_exchange(addr: SocketAddr, request: &str) -> (Vec<u8>, End) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return (received, End::Closed),
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (received, End::Reset);
+            }
+            Err(e) => panic!("expected bytes, EOF or a reset, got {e}"),
+        }
+    }
+}
+
+fn order_request(key: &str, fault: &str) -> String {
+    let body = r#"{"items":[{"sku":"tea"}]}"#;
+    format!(
+        "POST /api/orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Idempotency-Key: {key}\r\nX-Fault: {fault}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A lost response of each kind: the effect committed, the client got
+/// `expected` bytes and `end`, the log shows no answer, and a retry with the
+/// same key replays the one effect.
+async fn lost_response(kind: Kind, fault: &str, expected: &[u8], end: End) {
+    let h = Harness::new(kind);
+    let server = InProcess::start(h.config.clone()).await;
+    let request = order_request("lost-1", &format!("{fault}; times=1"));
+    let addr = server.addr;
+    let (received, ended) = tokio::task::spawn_blocking(move || raw_exchange(addr, &request))
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&received),
+        String::from_utf8_lossy(expected),
+        "{fault}: the bytes sent before the connection ended"
+    );
+    assert_eq!(ended, end, "{fault}: how the connection ended");
+
+    let client = Client::new();
+    let orders = client.get(&server.url("/api/orders")).await.json;
+    assert_eq!(orders.as_array().unwrap().len(), 1, "the effect committed");
+    let log = client.get(&server.url("/api/_requests")).await.json;
+    assert_eq!(
+        (&log[0]["status"], &log[0]["done"]),
+        (&json!(null), &json!(true)),
+        "the server never answered in full: {log}"
+    );
+
+    let headers = [
+        ("idempotency-key", "lost-1"),
+        ("x-fault", &format!("{fault}; times=1")),
+    ];
+    let retry = client
+        .post(
+            &server.url("/api/orders"),
+            &headers,
+            &json!({ "items": [{ "sku": "tea" }] }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert!(retry.replayed());
+    assert_eq!(retry.json, orders[0]);
+    assert_eq!(client.count(&server.url("/api/orders")).await, 1);
+    server.stop().await;
+}
+
+async fn cut_after_commit_sends_the_status_line_only(kind: Kind) {
+    lost_response(
+        kind,
+        "cut-after-commit",
+        b"HTTP/1.1 201 Created\r\n",
+        End::Closed,
+    )
+    .await;
+}
+
+async fn reset_after_commit_resets(kind: Kind) {
+    lost_response(kind, "reset-after-commit", b"", End::Reset).await;
+}
+
+async fn drop_after_commit_closes_silently(kind: Kind) {
+    lost_response(kind, "drop-after-commit", b"", End::Closed).await;
+}
 
 /// Creates `count` orgs named `name` in one transaction; their slugs.
 fn create_orgs(h: &Harness, name: &'static str, count: usize, tag: &str) -> Vec<String> {
@@ -125,6 +235,9 @@ macro_rules! both_stores {
 }
 
 both_stores!(
+    cut_after_commit_sends_the_status_line_only,
+    reset_after_commit_resets,
+    drop_after_commit_closes_silently,
     one_name_ten_thousand_times,
     numbered_names_do_not_collide,
 );
