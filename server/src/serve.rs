@@ -2,7 +2,7 @@
 //! connection limits (a header timeout, an idle timeout, a cap on open
 //! connections), problem bodies for over-long request heads, and the ability
 //! to end one connection without a whole response (the `drop-after-commit`,
-//! `cut-after-commit` and `reset-after-commit` faults, which `axum::serve`
+//! `garble-after-commit` and `reset-after-commit` faults, which `axum::serve`
 //! cannot express).
 //!
 //! Slow or silent peers (slowloris) cannot starve well-behaved ones: a
@@ -98,16 +98,21 @@ impl Default for ConnLimits {
     }
 }
 
+/// The header block of [`Ending::Garbled`]: conflicting lengths, which
+/// RFC 9112 section 6.3 makes an unrecoverable error for the recipient.
+pub(crate) const GARBLED_HEADERS: &str = "content-length: 0\r\ncontent-length: 1\r\n\r\n";
+
 /// How [`ConnAbort::close`] ends a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
     /// Close (FIN) without sending a byte. On a kept-alive connection a
     /// browser resends the request itself, so the page never sees the loss.
     Silent,
-    /// Send the response's status line alone, then close (FIN): the browser
-    /// has a response start it cannot complete, and neither resends nor
-    /// hands the page a response (`TypeError: Failed to fetch`).
-    StatusLine(StatusCode),
+    /// Send a response head no HTTP client may accept (the status line,
+    /// then two different `Content-Length` values), then close (FIN). The
+    /// browser reports a network error (`fetch` rejects with a `TypeError`)
+    /// and, unlike after a silent close or a reset, does not resend.
+    Garbled(StatusCode),
     /// Reset the connection (RST, `SO_LINGER` 0) without sending a byte.
     Reset,
 }
@@ -147,16 +152,16 @@ fn end_connection(raw: Option<OwnedFd>, ending: Ending) {
     let Some(raw) = raw else { return };
     match ending {
         Ending::Silent => {}
-        Ending::StatusLine(status) => {
+        Ending::Garbled(status) => {
             let line = format!(
-                "HTTP/1.1 {} {}\r\n",
+                "HTTP/1.1 {} {}\r\n{GARBLED_HEADERS}",
                 status.as_u16(),
                 status.canonical_reason().unwrap_or("")
             );
             // A few bytes into an empty send buffer: written at once even
             // though the descriptor is non-blocking.
             if let Err(err) = rustix::io::write(&raw, line.as_bytes()) {
-                tracing::warn!(error = %err, "could not send the cut-off status line");
+                tracing::warn!(error = %err, "could not send the garbled response head");
             }
         }
         Ending::Reset => {
@@ -173,7 +178,7 @@ fn end_connection(raw: Option<OwnedFd>, ending: Ending) {
 /// Uses [`ConnLimits::default`].
 ///
 /// Use this rather than `axum::serve`: it bounds slow and idle connections
-/// and makes `X-Fault: drop-after-commit` (and `cut-`, `reset-`) really end
+/// and makes `X-Fault: drop-after-commit` (and `garble-`, `reset-`) really end
 /// the connection.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
     serve_with(listener, app, ConnLimits::default(), shutdown).await;

@@ -149,12 +149,12 @@ impl Effect {
             }
             Some(
                 ref fault @ (Fault::DropAfterCommit
-                | Fault::CutAfterCommit
+                | Fault::GarbleAfterCommit
                 | Fault::ResetAfterCommit),
             ) => match &self.abort {
                 Some(abort) => {
                     abort.close(match fault {
-                        Fault::CutAfterCommit => Ending::StatusLine(
+                        Fault::GarbleAfterCommit => Ending::Garbled(
                             StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
                         ),
                         Fault::ResetAfterCommit => Ending::Reset,
