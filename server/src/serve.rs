@@ -13,11 +13,10 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
@@ -43,6 +42,12 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// to finish what it is writing before it is dropped, when no request of
 /// its is in progress.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// At the connection cap, only a connection with no request in progress
+/// and none finished (or opened) for at least this long may be closed to
+/// make room: nothing of a response can still be waiting in its buffers,
+/// and a new connection gets the time to send its request.
+const QUIET_FOR_EVICTION: Duration = Duration::from_millis(250);
 
 /// hyper's read buffer: a request head longer than this gets hyper's own
 /// bare 431 (see [`limit_head`] for the limits that answer with a problem).
@@ -80,7 +85,9 @@ pub struct ConnLimits {
     /// nothing for this long is closed (`--idle-timeout`, default 5 s).
     pub idle_timeout: Duration,
     /// At most this many open connections (`--max-connections`, default
-    /// 1024). At the cap, a new connection is accepted and the open one that
+    /// 1024), and never more than half the process's open-file limit
+    /// (`RLIMIT_NOFILE`), so that accepting cannot run out of descriptors
+    /// while silent peers hold them. At the cap, a new connection is accepted and the open one that
     /// has been idle the longest (no request in progress) is closed to make
     /// room; if every one has a request in progress, the new connection
     /// waits for the first to close (and further ones wait in the listen
@@ -146,10 +153,9 @@ impl ConnAbort {
 }
 
 /// Ends a connection whose hyper state machine has just been dropped: `raw`
-/// is a duplicate of its socket's descriptor, the last one open, so the
-/// socket closes (or resets) when it is dropped here.
-fn end_connection(raw: Option<OwnedFd>, ending: Ending) {
-    let Some(raw) = raw else { return };
+/// is the last handle on its socket, so the socket closes (or resets) when
+/// it is dropped here.
+fn end_connection(raw: Arc<TcpStream>, ending: Ending) {
     match ending {
         Ending::Silent => {}
         Ending::Garbled(status) => {
@@ -160,12 +166,12 @@ fn end_connection(raw: Option<OwnedFd>, ending: Ending) {
             );
             // A few bytes into an empty send buffer: written at once even
             // though the descriptor is non-blocking.
-            if let Err(err) = rustix::io::write(&raw, line.as_bytes()) {
+            if let Err(err) = raw.try_write(line.as_bytes()) {
                 tracing::warn!(error = %err, "could not send the garbled response head");
             }
         }
         Ending::Reset => {
-            if let Err(err) = rustix::net::sockopt::set_socket_linger(&raw, Some(Duration::ZERO)) {
+            if let Err(err) = rustix::net::sockopt::set_socket_linger(&*raw, Some(Duration::ZERO)) {
                 tracing::warn!(error = %err, "could not set SO_LINGER 0 for a reset");
             }
         }
@@ -191,7 +197,7 @@ pub async fn serve_with(
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let max = effective_cap(limits.max_connections, open_file_limit());
     let slots = Arc::new(Semaphore::new(max));
     let registry = Arc::new(Registry::default());
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -200,7 +206,7 @@ pub async fn serve_with(
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(HYPER_MAX_BUF);
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
+    'accept: loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => stream,
@@ -215,23 +221,24 @@ pub async fn serve_with(
         };
         let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
-            Err(_) => {
-                // At the cap: make room by closing the connection idle the
-                // longest, then wait for a slot.
+            // At the cap: make room by closing the connection that has gone
+            // the longest without a request, then take its slot.
+            Err(_) => loop {
                 if !registry.close_idlest() {
-                    tracing::warn!(
+                    tracing::debug!(
                         max,
-                        "connection cap reached, every connection busy: waiting"
+                        "connection cap reached, no connection to close yet: waiting"
                     );
                 }
                 tokio::select! {
                     permit = slots.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break,
+                        Ok(permit) => break permit,
+                        Err(_) => break 'accept,
                     },
-                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(QUIET_FOR_EVICTION) => {}
+                    () = &mut shutdown => break 'accept,
                 }
-            }
+            },
         };
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "set_nodelay failed");
@@ -251,6 +258,32 @@ pub async fn serve_with(
         _ = drained => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("shutdown: gave up waiting for connections"),
     }
+}
+
+/// The process's soft limit on open files, if any.
+fn open_file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// The connection cap in force: `max_connections`, but at most half the
+/// open-file limit (the rest is for the store's files, static files and the
+/// listener), and at least 1.
+fn effective_cap(max_connections: usize, open_files: Option<u64>) -> usize {
+    let by_files = open_files
+        .map(|n| usize::try_from(n / 2).unwrap_or(usize::MAX))
+        .unwrap_or(usize::MAX);
+    let cap = max_connections
+        .min(by_files)
+        .clamp(1, Semaphore::MAX_PERMITS);
+    if cap < max_connections {
+        tracing::info!(
+            max_connections,
+            cap,
+            ?open_files,
+            "connection cap lowered to half the open-file limit"
+        );
+    }
+    cap
 }
 
 /// The open connections, so that the accept loop can close the idlest and
@@ -282,15 +315,31 @@ struct ConnState {
     /// Milliseconds from `epoch` to the last byte read or written, or to
     /// the last request's end.
     last_active_ms: AtomicU64,
+    /// Milliseconds from `epoch` to the connection's opening or its last
+    /// request's end, whichever is later: a peer that never finishes a
+    /// request head keeps its opening time.
+    last_request_ms: AtomicU64,
     /// Asked to close (idle, evicted or shutdown).
     closing: AtomicBool,
+    /// Asked to close at once, without a grace (evicted while quiet).
+    close_now: AtomicBool,
     close: Notify,
 }
 
 impl ConnState {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_active_ms.fetch_max(ms, Ordering::Relaxed);
+        self.last_active_ms
+            .fetch_max(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn request_done(&self) {
+        let now = self.now_ms();
+        self.last_active_ms.fetch_max(now, Ordering::Relaxed);
+        self.last_request_ms.fetch_max(now, Ordering::Relaxed);
     }
 
     fn idle_since(&self) -> Instant {
@@ -301,13 +350,13 @@ impl ConnState {
         self.busy.load(Ordering::Acquire) > 0
     }
 
-    /// Asks the connection's task to close it; false if already asked.
-    fn ask_to_close(&self) -> bool {
-        let first = !self.closing.swap(true, Ordering::AcqRel);
-        if first {
-            self.close.notify_one();
+    /// Asks the connection's task to close it (`now`: without a grace).
+    fn ask_to_close(&self, now: bool) {
+        if now {
+            self.close_now.store(true, Ordering::Release);
         }
-        first
+        self.closing.store(true, Ordering::Release);
+        self.close.notify_one();
     }
 }
 
@@ -323,10 +372,12 @@ impl Registry {
             epoch: self.epoch.0,
             busy: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
+            last_request_ms: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            close_now: AtomicBool::new(false),
             close: Notify::new(),
         });
-        conn.touch();
+        conn.request_done();
         self.lock().insert(id, conn.clone());
         conn
     }
@@ -335,22 +386,30 @@ impl Registry {
         self.lock().remove(&id);
     }
 
-    /// Closes the open connection with no request in progress that has been
-    /// idle the longest; false if there is none.
+    /// Closes at once the connection that has gone the longest without a
+    /// request, if it has no request in progress and has been quiet for
+    /// [`QUIET_FOR_EVICTION`]; false if there is none.
     fn close_idlest(&self) -> bool {
+        let now = self.epoch.0.elapsed();
+        let quiet_before =
+            u64::try_from(now.saturating_sub(QUIET_FOR_EVICTION).as_millis()).unwrap_or(u64::MAX);
         let idlest = self
             .lock()
             .values()
-            .filter(|c| !c.is_busy() && !c.closing.load(Ordering::Acquire))
-            .min_by_key(|c| c.last_active_ms.load(Ordering::Relaxed))
+            .filter(|c| {
+                !c.is_busy()
+                    && !c.closing.load(Ordering::Acquire)
+                    && c.last_request_ms.load(Ordering::Relaxed) <= quiet_before
+            })
+            .min_by_key(|c| c.last_request_ms.load(Ordering::Relaxed))
             .cloned();
         match idlest {
             Some(conn) => {
                 tracing::info!(
                     conn = conn.id,
-                    "connection cap reached: closing the idlest connection"
+                    "connection cap reached: closing the connection longest without a request"
                 );
-                conn.ask_to_close();
+                conn.ask_to_close(true);
                 true
             }
             None => false,
@@ -359,7 +418,7 @@ impl Registry {
 
     fn close_all(&self) {
         for conn in self.lock().values() {
-            conn.ask_to_close();
+            conn.ask_to_close(false);
         }
     }
 }
@@ -380,15 +439,9 @@ impl Connection {
         builder: hyper::server::conn::http1::Builder,
         _permit: tokio::sync::OwnedSemaphorePermit,
     ) {
-        // A second descriptor for the socket, so that a fault can still
-        // write to (or reset) it after hyper's connection is dropped.
-        let raw = match rustix::io::dup(&stream) {
-            Ok(fd) => Some(fd),
-            Err(err) => {
-                tracing::debug!(error = %err, "dup failed: faults will close connections silently");
-                None
-            }
-        };
+        // A second handle on the socket, so that a fault can still write
+        // to (or reset) it after hyper's connection is dropped.
+        let raw = Arc::new(stream);
         let abort = ConnAbort::default();
         let service = {
             let (app, abort, conn) = (app, abort.clone(), self.conn.clone());
@@ -405,7 +458,7 @@ impl Connection {
             })
         };
         let io = TokioIo::new(Tracked {
-            inner: stream,
+            inner: raw.clone(),
             conn: self.conn.clone(),
         });
         // Boxed, so that it can be dropped (closing hyper's descriptor)
@@ -423,6 +476,9 @@ impl Connection {
                 }
                 () = abort.0.notify.notified() => break Some(abort.ending()),
                 () = self.conn.close.notified(), if close_by.is_none() => {
+                    if self.conn.close_now.load(Ordering::Acquire) && !self.conn.is_busy() {
+                        break None;
+                    }
                     http.as_mut().graceful_shutdown();
                     close_by = Some(Instant::now() + CLOSE_GRACE);
                 }
@@ -439,7 +495,7 @@ impl Connection {
                     let idle_at = self.conn.idle_since() + self.idle_timeout;
                     if !self.conn.is_busy() && idle_at <= now {
                         tracing::debug!(conn = self.conn.id, "idle connection closed");
-                        self.conn.ask_to_close();
+                        self.conn.ask_to_close(false);
                     }
                     check_idle_at = if idle_at > now { idle_at } else { now + self.idle_timeout };
                 }
@@ -468,67 +524,90 @@ impl Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.touch();
+        self.0.request_done();
         self.0.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// The socket, noting when bytes move.
+/// The socket, shared with the connection's task (see [`end_connection`]),
+/// noting when bytes move.
 struct Tracked {
-    inner: TcpStream,
+    inner: Arc<TcpStream>,
     conn: Arc<ConnState>,
 }
 
 impl AsyncRead for Tracked {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.conn.touch();
+        loop {
+            ready!(self.inner.poll_read_ready(cx))?;
+            match self.inner.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    if n > 0 {
+                        self.conn.touch();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Poll::Ready(Err(err)),
+            }
         }
-        result
     }
 }
 
 impl AsyncWrite for Tracked {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.touch();
+        loop {
+            ready!(self.inner.poll_write_ready(cx))?;
+            match self.inner.try_write(buf) {
+                Ok(n) => {
+                    self.conn.touch();
+                    return Poll::Ready(Ok(n));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Poll::Ready(Err(err)),
+            }
         }
-        result
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.touch();
+        loop {
+            ready!(self.inner.poll_write_ready(cx))?;
+            match self.inner.try_write_vectored(bufs) {
+                Ok(n) => {
+                    self.conn.touch();
+                    return Poll::Ready(Ok(n));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Poll::Ready(Err(err)),
+            }
         }
-        result
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(
+            rustix::net::shutdown(&*self.inner, rustix::net::Shutdown::Write).map_err(Into::into),
+        )
     }
 }
 
@@ -561,4 +640,18 @@ pub(crate) async fn limit_head(req: AxumRequest, next: Next) -> Response {
         .into_response();
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_leaves_half_the_descriptors() {
+        assert_eq!(effective_cap(1024, None), 1024);
+        assert_eq!(effective_cap(1024, Some(128)), 64);
+        assert_eq!(effective_cap(10, Some(128)), 10);
+        assert_eq!(effective_cap(1024, Some(1)), 1);
+        assert_eq!(effective_cap(0, Some(1_000_000)), 1);
+    }
 }
