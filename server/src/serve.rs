@@ -501,7 +501,8 @@ impl Connection {
                 }
             }
         };
-        // hyper's connection (and its descriptor) is gone once `http` drops.
+        // hyper's handle on the socket is gone once `http` drops; `raw`, the
+        // last one, closes it (or, for a fault, ends it as told).
         drop(http);
         self.registry.remove(self.conn.id);
         if let Some(ending) = ended {
