@@ -87,11 +87,11 @@ pub struct ConnLimits {
     /// At most this many open connections (`--max-connections`, default
     /// 1024), and never more than half the process's open-file limit
     /// (`RLIMIT_NOFILE`), so that accepting cannot run out of descriptors
-    /// while silent peers hold them. At the cap, a new connection is accepted and the open one that
-    /// has been idle the longest (no request in progress) is closed to make
-    /// room; if every one has a request in progress, the new connection
-    /// waits for the first to close (and further ones wait in the listen
-    /// backlog).
+    /// while silent peers hold them. At the cap, a new connection is
+    /// accepted and the open one that has gone the longest without a request
+    /// (none in progress, none finished or opened in the last 250 ms) is
+    /// closed to make room; if there is none, the new connection waits for
+    /// the first to close (and further ones wait in the listen backlog).
     pub max_connections: usize,
 }
 
