@@ -5,7 +5,7 @@
 //! ```text
 //! X-Fault: <fault> [; times=N]
 //! fault   = delay=MS | fail-before-commit | fail-after-commit | drop-after-commit
-//!         | status=CODE | kill=after-claim | kill=after-effect | kill=after-store
+//!         | garble-after-commit | reset-after-commit | status=CODE | kill=after-claim | kill=after-effect | kill=after-store
 //! ```
 //!
 //! Where each fault strikes is documented on [`Fault`]. With `times=N` the
@@ -44,8 +44,21 @@ pub enum Fault {
     /// Commit the effect and the stored response, then answer 500.
     FailAfterCommit,
     /// Commit the effect and the stored response, then close the connection
-    /// without any response (needs [`crate::serve`]).
+    /// without any response (needs [`crate::serve`]). A browser resends a
+    /// request whose kept-alive connection closed this way by itself, so a
+    /// page sees the replay, never the loss.
     DropAfterCommit,
+    /// Commit the effect and the stored response, then send a response head
+    /// no client may accept (the status line and two different
+    /// `Content-Length` values) and close the connection (needs
+    /// [`crate::serve`]). The lost response a browser cannot hide: `fetch`
+    /// rejects with a `TypeError` and the browser does not resend.
+    GarbleAfterCommit,
+    /// Commit the effect and the stored response, then reset the connection
+    /// (RST) without any response (needs [`crate::serve`]). Like
+    /// [`Fault::DropAfterCommit`], a browser resends by itself on a
+    /// kept-alive connection.
+    ResetAfterCommit,
     /// Answer this status with a problem body before anything else: no
     /// claim, no handler, nothing stored. 503 and 429 carry `Retry-After: 1`.
     Status(StatusCode),
@@ -96,6 +109,8 @@ pub fn parse(raw: &str) -> Result<FaultSpec, String> {
         ("fail-before-commit", None) => Fault::FailBeforeCommit,
         ("fail-after-commit", None) => Fault::FailAfterCommit,
         ("drop-after-commit", None) => Fault::DropAfterCommit,
+        ("garble-after-commit", None) => Fault::GarbleAfterCommit,
+        ("reset-after-commit", None) => Fault::ResetAfterCommit,
         ("status", Some(code)) => {
             let code = code
                 .parse::<u16>()
@@ -219,6 +234,12 @@ mod tests {
             Fault::DropAfterCommit,
             Some(3),
         );
+        ok("garble-after-commit", Fault::GarbleAfterCommit, None);
+        ok(
+            "reset-after-commit; times=1",
+            Fault::ResetAfterCommit,
+            Some(1),
+        );
         ok(
             "status=503",
             Fault::Status(StatusCode::SERVICE_UNAVAILABLE),
@@ -246,6 +267,7 @@ mod tests {
             "kill=now",
             "explode",
             "fail-before-commit=1",
+            "garble-after-commit=1",
             "delay=1; times=0",
             "delay=1; times=x",
             "delay=1; times=1; times=2",

@@ -49,7 +49,8 @@
 //! ## As a library
 //!
 //! [`app`] builds the router without side effects; [`serve`] runs it (use it
-//! rather than `axum::serve`, so `drop-after-commit` can close a socket).
+//! rather than `axum::serve`: it bounds slow and idle connections, see
+//! [`ConnLimits`], and lets `drop-after-commit` close a socket).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -99,7 +100,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use serve::serve;
+pub use serve::{ConnLimits, serve, serve_with};
 pub use store::{MemoryStore, SqliteOptions, SqliteStore, Store, StoreError};
 
 use crate::clock::millis;
@@ -209,6 +210,7 @@ pub fn app(config: Config) -> Router {
     router = router
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(from_fn(problem_for_bare_413))
+        .layer(from_fn(serve::limit_head))
         .layer(cors(test_mode))
         .layer(TraceLayer::new_for_http());
     if test_mode {

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use submit_guard_server::{Config, MemoryStore, SqliteStore, Store, app, purge_expired, serve};
+use submit_guard_server::{
+    Config, ConnLimits, MemoryStore, SqliteStore, Store, app, purge_expired, serve_with,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Reference server for the IETF Idempotency-Key protocol (submit-guard).
@@ -44,6 +46,18 @@ struct Args {
     /// Largest request body: bytes, or with a unit (`64KiB`, `1MiB`, `64k`).
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     body_limit: usize,
+    /// Close a connection whose request head is not complete this long after
+    /// it opened or after its previous response (slow-header clients).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+    /// Close a connection with no request in progress that has sent and
+    /// received nothing for this long.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+    /// Most open connections; at the cap the idlest is closed to make room
+    /// (or, when all are busy, a new one waits).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// Benchmarking aid: serve the same routes and handlers without the
     /// idempotency layer (keys are ignored). Never in production.
     #[arg(long)]
@@ -142,10 +156,15 @@ async fn main() -> ExitCode {
             tracing::warn!("could not write the listening line to stdout");
         }
     }
-    tracing::info!(%addr, store = ?args.store, static_dir = ?config.static_dir, test_mode = args.test_mode, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
+    let limits = ConnLimits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections as usize,
+    };
+    tracing::info!(%addr, store = ?args.store, static_dir = ?config.static_dir, test_mode = args.test_mode, ?limits, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
 
     tokio::spawn(purge_periodically(config.clone()));
-    serve(listener, app(config), shutdown_signal()).await;
+    serve_with(listener, app(config), limits, shutdown_signal()).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
@@ -273,6 +292,11 @@ mod tests {
         assert_eq!(args.lock_timeout, Duration::from_secs(30));
         assert_eq!(args.body_limit, 65536);
         assert!(!args.test_mode && !args.require_key && !args.no_idempotency);
+        let limits = ConnLimits::default();
+        assert_eq!(args.header_timeout, limits.header_timeout);
+        assert_eq!(args.idle_timeout, limits.idle_timeout);
+        assert_eq!(args.max_connections as usize, limits.max_connections);
+        assert!(Args::try_parse_from(["s", "--max-connections", "0"]).is_err());
         let args = Args::try_parse_from([
             "s",
             "--retention",

@@ -13,7 +13,8 @@ pub struct Org {
     pub id: String,
     /// Trimmed display name.
     pub name: String,
-    /// Unique URL slug: `acme`, then `acme-1`, `acme-2`, …
+    /// Unique URL slug: `acme`, then `acme-1`, `acme-2`, … (a random
+    /// suffix, `acme-3f9c2a71`, if another name's slug took the next number)
     pub slug: String,
     /// The principal that created it.
     pub owner: String,
@@ -150,6 +151,18 @@ pub fn slugify(name: &str) -> String {
     } else {
         slug.to_owned()
     }
+}
+
+/// How many numbered candidates (`base-N`, N from the base's counter) a
+/// create tries before it falls back to [`random_slug`]: numbered candidates
+/// collide only with other names' slugs ("Acme 1" is `acme-1`).
+pub const SLUG_NUMBERED_TRIES: u32 = 4;
+
+/// A slug for `base` with a random suffix, `acme-3f9c2a71`: the fallback
+/// when numbered candidates keep colliding.
+pub fn random_slug(base: &str) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{base}-{}", &random[..8])
 }
 
 /// The `n`th slug candidate for `base`: `base`, `base-1`, `base-2`, …

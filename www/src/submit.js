@@ -13,7 +13,7 @@ import { useSubmitGuard } from "submit-guard/react";
 export const SIMULATIONS = {
   slow: { label: "slow server (1 s)", fault: "delay=1000" },
   none: { label: "none (fast local server)", fault: null },
-  lost: { label: "lost response", fault: "drop-after-commit", once: true },
+  lost: { label: "lost response", fault: "garble-after-commit", once: true },
   503: { label: "503 once", fault: "status=503", once: true },
   error: { label: "500 on every attempt", fault: "status=500" },
 };

@@ -23,7 +23,7 @@ use crate::faults::{self, ActiveFault, Fault, Phase};
 use crate::idempotency::{self, Committed};
 use crate::problem::{self, Problem};
 use crate::protocol::Reply;
-use crate::serve::ConnAbort;
+use crate::serve::{ConnAbort, Ending};
 use crate::store::{Fence, StoreError, Tx, TxOutcome};
 
 /// The API routes: the protected endpoints behind the idempotency layer
@@ -147,14 +147,24 @@ impl Effect {
             Some(Fault::FailAfterCommit) => {
                 injected(&self.fault, "failed after commit").into_response()
             }
-            Some(Fault::DropAfterCommit) => match &self.abort {
+            Some(
+                ref fault @ (Fault::DropAfterCommit
+                | Fault::GarbleAfterCommit
+                | Fault::ResetAfterCommit),
+            ) => match &self.abort {
                 Some(abort) => {
-                    abort.abort();
+                    abort.close(match fault {
+                        Fault::GarbleAfterCommit => Ending::Garbled(
+                            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
+                        ),
+                        Fault::ResetAfterCommit => Ending::Reset,
+                        _ => Ending::Silent,
+                    });
                     return std::future::pending().await;
                 }
                 None => injected(
                     &self.fault,
-                    "drop-after-commit needs submit_guard_server::serve",
+                    "closing a connection needs submit_guard_server::serve",
                 )
                 .into_response(),
             },

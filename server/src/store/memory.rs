@@ -53,6 +53,8 @@ struct Record {
 struct Domain {
     orgs: Vector<Org>,
     slugs: HashSet<String>,
+    /// Per slug base: the number the next numbered candidate takes.
+    slug_counters: imbl::HashMap<String, u32>,
     memberships: Vector<Membership>,
     invites: Vector<Invite>,
     qr_sessions: Vector<QrSession>,
@@ -226,11 +228,29 @@ impl Tx for MemTx<'_> {
         owner: &str,
         now: i64,
     ) -> Result<Org, StoreError> {
+        // Constant time: the base's counter names the candidate; a few
+        // collisions with other names' slugs move it on, then a random
+        // suffix takes over.
         let base = model::slugify(name);
-        let slug = (0..)
-            .map(|n| model::slug_candidate(&base, n))
-            .find(|candidate| !self.d.slugs.contains(candidate))
-            .unwrap_or_default();
+        let mut next = self.d.slug_counters.get(&base).copied().unwrap_or(0);
+        let mut numbered = None;
+        for _ in 0..model::SLUG_NUMBERED_TRIES {
+            let candidate = model::slug_candidate(&base, next);
+            next = next.saturating_add(1);
+            if !self.d.slugs.contains(&candidate) {
+                numbered = Some(candidate);
+                break;
+            }
+        }
+        self.d.slug_counters.insert(base.clone(), next);
+        let slug = numbered.unwrap_or_else(|| {
+            loop {
+                let candidate = model::random_slug(&base);
+                if !self.d.slugs.contains(&candidate) {
+                    break candidate;
+                }
+            }
+        });
         self.d.slugs.insert(slug.clone());
         let org = Org {
             id: org_id.into(),

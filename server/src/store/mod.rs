@@ -154,9 +154,10 @@ pub trait Store: Send + Sync + 'static {
 /// single conditional statement (or its in-memory equivalent) so that
 /// concurrent requests without keys stay correct too.
 pub trait Tx {
-    /// Creates the org with the first free slug (`base`, `base-1`, …; the
-    /// uniqueness is enforced by the store, not by a prior read) and the
-    /// owner's membership.
+    /// Creates the org with a free slug, in constant time: `base`, `base-1`,
+    /// … from a per-base counter kept in the same transaction, a random
+    /// suffix after a few collisions with other names' slugs (uniqueness is
+    /// enforced by the store, not by a prior read) and the owner's membership.
     fn create_org(
         &mut self,
         org_id: &str,

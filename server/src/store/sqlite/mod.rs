@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS orgs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, slug TEXT NOT NULL UNIQUE,
     owner TEXT NOT NULL, created_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS slug_counters (
+    base TEXT PRIMARY KEY, next_n INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS memberships (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs (id),
     principal TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL,
@@ -337,7 +340,7 @@ impl Store for SqliteStore {
             conn.execute_batch(
                 "DELETE FROM payments; DELETE FROM orders; DELETE FROM qr_sessions;
                  DELETE FROM invite_claims; DELETE FROM invites; DELETE FROM memberships;
-                 DELETE FROM orgs; DELETE FROM idempotency_keys; DELETE FROM fault_counters;",
+                 DELETE FROM orgs; DELETE FROM slug_counters; DELETE FROM idempotency_keys; DELETE FROM fault_counters;",
             )
             .map_err(map_err)
         })

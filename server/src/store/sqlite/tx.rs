@@ -12,8 +12,9 @@ use crate::model::{
 };
 use crate::store::{StoreError, Tx};
 
-/// Gives up on slugs after this many taken candidates.
-const MAX_SLUG_ATTEMPTS: u32 = 10_000;
+/// Random slug suffixes tried after the numbered ones: each collides with
+/// odds of one in 2^32 per existing slug of that form.
+const RANDOM_SLUG_TRIES: u32 = 8;
 
 pub(super) struct SqlTx<'a> {
     conn: &'a Connection,
@@ -72,7 +73,19 @@ impl Tx for SqlTx<'_> {
         owner: &str,
         now: i64,
     ) -> Result<Org, StoreError> {
+        // Constant time: the base's counter, bumped in this transaction,
+        // names the candidate; the UNIQUE constraint decides (no read of
+        // existing slugs). A few collisions with other names' slugs ("Acme 1"
+        // is `acme-1`) move the counter on, then random suffixes take over.
         let base = model::slugify(name);
+        let mut next_number = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO slug_counters (base, next_n) VALUES (?1, 1)
+                 ON CONFLICT (base) DO UPDATE SET next_n = next_n + 1
+                 RETURNING next_n - 1",
+            )
+            .map_err(map_err)?;
         let mut insert = self
             .conn
             .prepare_cached(
@@ -80,9 +93,15 @@ impl Tx for SqlTx<'_> {
                  ON CONFLICT (slug) DO NOTHING",
             )
             .map_err(map_err)?;
-        for n in 0..MAX_SLUG_ATTEMPTS {
-            let slug = model::slug_candidate(&base, n);
-            // The UNIQUE constraint decides: no read of existing slugs.
+        for attempt in 0..model::SLUG_NUMBERED_TRIES + RANDOM_SLUG_TRIES {
+            let slug = if attempt < model::SLUG_NUMBERED_TRIES {
+                let n: i64 = next_number
+                    .query_row(params![base], |row| row.get(0))
+                    .map_err(map_err)?;
+                model::slug_candidate(&base, u32::try_from(n).unwrap_or(u32::MAX))
+            } else {
+                model::random_slug(&base)
+            };
             if insert
                 .execute(params![org_id, name, slug, owner, now])
                 .map_err(map_err)?
@@ -104,7 +123,9 @@ impl Tx for SqlTx<'_> {
                 });
             }
         }
-        Err(StoreError::Internal(format!("no free slug for {base:?}")))
+        Err(StoreError::Internal(format!(
+            "no free slug for {base:?} after {RANDOM_SLUG_TRIES} random suffixes"
+        )))
     }
 
     fn list_orgs(&mut self) -> Result<Vec<Org>, StoreError> {
