@@ -78,7 +78,6 @@ test-webdriver: pkg server www
 # toolchain (tests/consumers/README.md); prints a table, fails if any fails.
 # Not yet part of `make test`.
 test-consumers: pkg server
-	scripts/setup.sh npm
 	scripts/setup.sh consumers
 	node tests/consumers/run.mjs
 

@@ -277,7 +277,7 @@ function installTarball() {
 }
 
 function firstLines(text, n = 12) {
-  const lines = text.split("\n").filter((l) => l.trim());
+  const lines = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => l.trim());
   return lines.length > n ? [...lines.slice(0, n), `… (${lines.length - n} more lines)`].join("\n") : lines.join("\n");
 }
 
