@@ -122,9 +122,9 @@ for (const engine of selectedEngines()) {
       try {
         await open(url, "window.ready");
         // WebDriver talks to one tab at a time: each tab starts its submission
-        // and the results are collected after. The first is slow, so the second
+        // and the results are collected after. The first is slow (3 s), so the second
         // really finds it in flight.
-        const start = `(window.out = null, submit("cross", { "x-fault": "delay=1500" }).then((r) => (window.out = r)), true)`;
+        const start = `(window.out = null, submit("cross", { "x-fault": "delay=3000" }).then((r) => (window.out = r)), true)`;
         await driver.switchTo().window(first);
         await run(start);
         await eventually(async () => (await pages.requests("t=cross")).length === 1);
