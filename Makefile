@@ -11,10 +11,13 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 SERVER := target/debug/submit-guard-server
 CHROMEDRIVER = $(shell command -v chromedriver)
+GECKODRIVER = $(shell command -v geckodriver)
+WEBKITDRIVER := /usr/bin/WebKitWebDriver
 
-.PHONY: test demo bench setup lint test-native test-browser test-e2e pkg server www clean
+.PHONY: test demo bench setup lint test-native test-browser test-browser-chromium test-browser-firefox \
+  test-browser-webkit test-e2e test-webdriver test-consumers pkg server www clean
 
-test: setup lint test-native test-browser test-e2e
+test: setup lint test-native test-browser test-e2e test-webdriver
 
 setup:
 	scripts/setup.sh
@@ -32,10 +35,22 @@ test-native:
 server:
 	cargo build -p submit-guard-server
 
-# The wasm-bindgen tests, in headless Chromium, against a server on loopback.
-test-browser: server
+# The wasm-bindgen tests in three engines, each against its own server on
+# loopback: Chromium, Firefox ESR, and WebKitGTK (Safari's engine; its
+# WebDriver needs a display, so it runs under Xvfb). One build serves all three.
+test-browser: test-browser-chromium test-browser-firefox test-browser-webkit
+
+test-browser-chromium: server
 	scripts/with-server.sh $(SERVER) --store memory --test-mode -- \
 	  wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) -- --test browser
+
+test-browser-firefox: server
+	scripts/with-server.sh $(SERVER) --store memory --test-mode -- \
+	  wasm-pack test --headless --firefox --geckodriver $(GECKODRIVER) -- --test browser
+
+test-browser-webkit: server
+	scripts/with-server.sh $(SERVER) --store memory --test-mode -- \
+	  xvfb-run -a wasm-pack test --headless --safari --safaridriver $(WEBKITDRIVER) -- --test browser
 
 pkg:
 	scripts/build-pkg.sh
@@ -54,6 +69,18 @@ demo: setup pkg www server
 test-e2e: pkg server www
 	cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec
 
+# The key end-to-end scenarios in Firefox ESR and WebKitGTK through WebDriver
+# (selenium-webdriver): Playwright drives only Chromium here.
+test-webdriver: pkg server www
+	cd tests/webdriver && xvfb-run -a node --test --test-concurrency=1 --test-reporter=spec
+
+# The packed package (npm pack of pkg/) installed into small apps, one per
+# toolchain (tests/consumers/README.md); prints a table, fails if any fails.
+# Not yet part of `make test`.
+test-consumers: pkg server
+	scripts/setup.sh consumers
+	node tests/consumers/run.mjs
+
 # Benchmarks (issue #6): bundle size, client overhead, dedupe storm, end to
 # end, start-up and server throughput, each beside its peers. Prints a
 # Markdown table, writes bench/results.json and bench/plot.svg; about five
@@ -66,4 +93,4 @@ bench: setup pkg
 
 clean:
 	cargo clean
-	rm -rf pkg www/dist tests/e2e/artifacts node_modules
+	rm -rf pkg www/dist tests/e2e/artifacts node_modules tests/consumers/node_modules tests/consumers/.work

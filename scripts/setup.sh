@@ -2,8 +2,12 @@
 # Installs what building and testing submit-guard needs, skipping whatever is
 # already present. Safe to run any number of times.
 #
-#   scripts/setup.sh            Rust tools, Chromium and chromedriver, Node
+#   scripts/setup.sh            Rust tools; the three browser engines and their
+#                               WebDriver servers (Chromium + chromedriver,
+#                               Firefox ESR + geckodriver, WebKitGTK's
+#                               WebKitWebDriver + Xvfb); Node
 #   scripts/setup.sh npm        `npm ci` of the workspace when its lock changed
+#   scripts/setup.sh consumers  `npm ci` of the consumer apps (tests/consumers)
 #   scripts/setup.sh bench      what `make bench` needs beyond that: wrk
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,11 +57,26 @@ system_tools() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+  [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+  command -v xvfb-run >/dev/null || missing+=(xvfb)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt_install "${missing[@]}"
+  fi
+}
+
+# geckodriver from crates.io (Debian has none). 0.36 is the first release
+# whose floor is Firefox 128 ESR and that has no ceiling, so it drives the
+# firefox-esr of Debian 12 (140) and later ESRs; an older one is replaced.
+gecko_driver() {
+  local have
+  have=$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')
+  if [ -z "$have" ] || [ "$(printf '%s\n0.36.0\n' "$have" | sort -V | head -1)" != 0.36.0 ]; then
+    say "installing geckodriver (a few minutes)"
+    cargo install geckodriver
   fi
 }
 
@@ -77,9 +96,21 @@ npm_deps() {
   fi
 }
 
+# The consumer apps are their own npm workspace with their own lock (Next,
+# webpack, Rollup, esbuild, Vitest...: kept out of the main install).
+consumer_deps() {
+  local dir=tests/consumers stamp=tests/consumers/node_modules/.installed-lock
+  if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    say "installing the consumer apps' npm packages (Vite, webpack, Rollup, esbuild, Next, Vitest)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
+}
+
 case "${1:-}" in
   npm) npm_deps ;;
+  consumers) consumer_deps ;;
   bench) bench_tools ;;
-  "") rust_tools; system_tools; npm_deps ;;
-  *) echo "usage: $0 [npm|bench]" >&2; exit 2 ;;
+  "") rust_tools; gecko_driver; system_tools; npm_deps ;;
+  *) echo "usage: $0 [npm|consumers|bench]" >&2; exit 2 ;;
 esac
