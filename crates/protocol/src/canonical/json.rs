@@ -10,9 +10,79 @@ pub(super) fn canonical(body: &[u8]) -> Option<Vec<u8>> {
     // serde_json refuses lone surrogates, out-of-range numbers and nesting
     // deeper than 127 arrays or objects; with `float_roundtrip` it reads the nearest double.
     let value: Value = serde_json::from_slice(body).ok()?;
+    if !numbers_are_exact(body) {
+        return None;
+    }
     let mut out = Vec::with_capacity(body.len());
     write(&value, &mut out);
     Some(out)
+}
+
+/// The most significant digits a number may have: two different decimals of
+/// at most 15 significant digits are always two different doubles
+/// (`f64::DIGITS`), so no two different numbers become one.
+pub(crate) const MAX_DIGITS: usize = f64::DIGITS as usize;
+
+/// Whether every number in `json` (already known to parse) has at most
+/// [`MAX_DIGITS`] significant digits. `9007199254740993` does not: as a
+/// double it is `9007199254740992`, another number, so a body holding it is
+/// compared byte for byte instead.
+fn numbers_are_exact(json: &[u8]) -> bool {
+    let mut bytes = json.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'"' => {
+                // Skip the string; escapes are two characters or more, and
+                // only the escaped quote matters here.
+                while let Some(&c) = bytes.next() {
+                    match c {
+                        b'"' => break,
+                        b'\\' => {
+                            bytes.next();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                // Significant digits: mantissa digits, less leading and
+                // trailing zeros.
+                let mut digits = 0usize;
+                let mut zeros = 0usize;
+                let mut exponent = false;
+                let mut c = b;
+                loop {
+                    match c {
+                        b'e' | b'E' => exponent = true,
+                        b'0' if !exponent => zeros += 1,
+                        b'1'..=b'9' if !exponent => {
+                            if digits > 0 {
+                                digits += zeros;
+                            }
+                            digits += 1;
+                            zeros = 0;
+                        }
+                        _ => {}
+                    }
+                    match bytes.peek() {
+                        Some(&&n)
+                            if n.is_ascii_digit()
+                                || matches!(n, b'.' | b'e' | b'E' | b'+' | b'-') =>
+                        {
+                            c = n;
+                            bytes.next();
+                        }
+                        _ => break,
+                    }
+                }
+                if digits > MAX_DIGITS {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 fn write(value: &Value, out: &mut Vec<u8>) {
@@ -116,17 +186,17 @@ mod tests {
             ("1e20", "100000000000000000000"),
             ("1e-6", "0.000001"),
             ("1e-7", "1e-7"),
-            ("123456789012345678901234", "1.2345678901234569e+23"),
-            ("9007199254740993", "9007199254740992"),
-            ("-9007199254740993", "-9007199254740992"),
-            ("18446744073709551615", "18446744073709552000"),
+            ("123456789012345", "123456789012345"),
+            ("1234567890123450000000", "1.23456789012345e+21"),
+            ("0.000123456789012345", "0.000123456789012345"),
+            ("-100.00e-2", "-1"),
             ("4.50", "4.5"),
             ("2e-3", "0.002"),
             ("0.000001", "0.000001"),
-            ("1.7976931348623157e308", "1.7976931348623157e+308"),
+            ("1.79769313486231e308", "1.79769313486231e+308"),
             ("5e-324", "5e-324"),
             ("1e-400", "0"),
-            ("333333333.33333329", "333333333.3333333"),
+            ("333333333.333333", "333333333.333333"),
             ("-1e-7", "-1e-7"),
         ];
         for (input, expected) in numbers {
@@ -171,6 +241,28 @@ mod tests {
         let deep = |n: usize| alloc::format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(canon(&deep(127)).is_some());
         assert_eq!(canon(&deep(128)), None);
+    }
+
+    #[test]
+    fn numbers_beyond_15_significant_digits_are_compared_as_bytes() {
+        for input in [
+            "9007199254740993",
+            "[1,{\"a\":-9007199254740993}]",
+            "1234567890123456",
+            "0.1000000000000000055511151231257827",
+            "1.7976931348623157e308",
+            "1.0000000000000001",
+        ] {
+            assert_eq!(canon(input), None, "{input}");
+        }
+        for input in [
+            "[\"9007199254740993\"]",
+            "{\"1234567890123456\":1}",
+            "[\"\\\"\",123456789012345]",
+            "1000000000000000000000000e-9",
+        ] {
+            assert!(canon(input).is_some(), "{input}");
+        }
     }
 
     #[test]

@@ -19,12 +19,17 @@
 //! at every depth, no whitespace, strings with the minimal escapes (so
 //! `"\u0041"` is `"A"` and `"\/"` is `"/"`), numbers as ECMAScript's
 //! Number-to-String writes the nearest IEEE 754 double (so `1.0`, `1e0` and
-//! `1.00` are `1`, `-0` is `0`, and integers beyond 2^53 round as in
-//! JavaScript). Array order is kept. Extensions to I-JSON, which RFC 8785
-//! assumes: a repeated member name keeps its last value (as `JSON.parse`
-//! does); a number out of the double range (`1e400`), a lone surrogate
-//! escape (`"\ud800"`) or nesting deeper than 127 arrays or objects is not canonicalized (raw
-//! bytes), since no double or Unicode string can hold it.
+//! `1.00` are `1`, `1e2` is `100` and `-0` is `0`). Array order is kept.
+//!
+//! Where RFC 8785 leaves I-JSON, we decide:
+//! - a repeated member name keeps its last value, as `JSON.parse` does;
+//! - a body with a number of more than 15 significant digits
+//!   (`9007199254740993`, which as a double is `9007199254740992`) is
+//!   compared as raw bytes: two different numbers must never make one
+//!   payload, and up to 15 digits no two do;
+//! - so is a body with a number out of the double range (`1e400`), a lone
+//!   surrogate escape (`"\ud800"`), or more than 127 nested arrays and
+//!   objects, since no double, Unicode string or parser limit holds them.
 //!
 //! # URL-encoded
 //! Pairs are decoded as the WHATWG URL standard's
