@@ -241,12 +241,17 @@ fn form_data_disposition(value: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
                 (quoted.get(..close)?, quoted.get(close + 1..)?)
             }
             _ => {
-                let end = after.iter().position(|&b| b == b';').unwrap_or(after.len());
-                let (token, next) = after.split_at(end);
-                (token.trim_ascii_end(), next)
+                let end = after
+                    .iter()
+                    .position(|&b| !is_tchar(b))
+                    .unwrap_or(after.len());
+                after.split_at(end)
             }
         };
         let param = param.trim_ascii();
+        if param.is_empty() || !param.iter().all(|&b| is_tchar(b)) {
+            return None;
+        }
         let slot = if param.eq_ignore_ascii_case(b"name") {
             &mut name
         } else if param.eq_ignore_ascii_case(b"filename") {
@@ -264,6 +269,11 @@ fn form_data_disposition(value: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
         return None;
     }
     Some((name?, filename))
+}
+
+/// RFC 9110 §5.6.2 `tchar`: what an unquoted parameter name or value holds.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
@@ -330,6 +340,11 @@ mod tests {
             b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n",
             b"--XyZx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--XyZ--",
             b"--XyZ\r\nno colon\r\n\r\nv\r\n--XyZ--",
+            // Found by fuzzing: an unquoted value must be a token (it held
+            // '=' and '"', and could not be written back as one value).
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"doc\"; filename=ename=\"doc\"\r\n\r\nv\r\n--XyZ--",
+            b"--XyZ\r\nContent-Disposition: form-data; name=a b\r\n\r\nv\r\n--XyZ--",
+            b"--XyZ\r\nContent-Disposition: form-data; na me=a\r\n\r\nv\r\n--XyZ--",
         ];
         for body in cases {
             assert_eq!(
