@@ -39,10 +39,12 @@ test-vectors:
 # URL-encoded, multipart, any Content-Type, fingerprint, Retry-After), each
 # for FUZZ_SECONDS. cargo-fuzz (coverage-guided) when a nightly toolchain and
 # cargo-fuzz are installed, else the stable driver (seed corpus + mutations +
-# generated inputs). Failing inputs land in fuzz/artifacts/<target>/.
+# generated inputs). Failing inputs land in fuzz/artifacts/<target>/. First,
+# js/canonical.js against the crate on generated bodies (differential.mjs).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := key json urlencoded multipart content_type fingerprint retry_after
 fuzz:
+	DIFF_CASES=500000 node tests/vectors/differential.mjs cargo run --quiet -p submit-guard-protocol --example canon
 	if cargo +nightly fuzz --version >/dev/null 2>&1; then \
 	  cd fuzz && for t in $(FUZZ_TARGETS); do \
 	    cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
@@ -52,9 +54,11 @@ fuzz:
 	  FUZZ_SECONDS=$(FUZZ_SECONDS) cargo run --quiet -p submit-guard-protocol --features fuzz --example fuzz; \
 	fi
 
-# A few seconds of each fuzz target (every seed, then mutations), in make test.
+# A few seconds of each fuzz target (every seed, then mutations) and of the
+# JS-against-Rust differential run, in make test.
 fuzz-smoke:
 	FUZZ_SECONDS=2 cargo run --quiet -p submit-guard-protocol --features fuzz --example fuzz
+	DIFF_CASES=5000 node tests/vectors/differential.mjs cargo run --quiet -p submit-guard-protocol --example canon
 
 server:
 	cargo build -p submit-guard-server

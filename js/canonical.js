@@ -6,8 +6,9 @@
 //     RFC 8785 — JSON.parse, then members sorted by UTF-16 code units at every
 //     depth, JSON.stringify's strings and numbers (RFC 8785 specifies exactly
 //     ECMAScript's). A body with a number of more than 15 significant digits,
-//     a number out of range, a lone surrogate or more than 127 nested arrays
-//     and objects is compared as it is ("raw"), as on the server.
+//     a number out of range, a lone surrogate escape or more than 127 nested
+//     arrays and objects (anywhere, even in a member a repeated name
+//     overwrites) is compared as it is ("raw"), as on the server.
 //   application/x-www-form-urlencoded (a string or URLSearchParams):
 //     pairs decoded, sorted by name then value, re-serialized.
 //   FormData: entries sorted; a text field as its name and value, a File as
@@ -32,13 +33,13 @@ export function canonicalPayload(body, contentType) {
     return { form: "multipart", text: canonicalFormData(body) };
   }
   if (typeof URLSearchParams !== "undefined" && body instanceof URLSearchParams) {
-    return { form: "urlencoded", text: sortedParams(body).toString() };
+    return { form: "urlencoded", text: serializePairs([...body]) };
   }
-  const text = String(body);
+  // As sent: fetch encodes a lone surrogate as U+FFFD.
+  const text = wellFormed(String(body));
   const media = contentType == null ? null : String(contentType).split(";")[0].trim().toLowerCase();
   if (media === "application/x-www-form-urlencoded") {
-    // "&" first: URLSearchParams would drop a leading "?", the server does not.
-    return { form: "urlencoded", text: sortedParams(new URLSearchParams("&" + text)).toString() };
+    return { form: "urlencoded", text: serializePairs(parsePairs(text)) };
   }
   if ((media === null && text !== "") || (media !== null && JSON_TYPE.test(media))) {
     const json = canonicalJson(text);
@@ -82,14 +83,27 @@ function write(value) {
   return "{" + keys.map((k) => write(k) + ":" + write(value[k])).join(",") + "}";
 }
 
-// Outside strings: nesting depth, and the significant digits of each number.
+// What the server's parser refuses and JSON.parse accepts, anywhere in the
+// text (even in a value a repeated name overwrites): a lone surrogate escape,
+// nesting deeper than 127, a number out of range or of more than 15
+// significant digits.
 function withinLimits(text) {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
-        if (text.charCodeAt(i) === 0x5c) i++;
+        if (text.charCodeAt(i) !== 0x5c) continue;
+        i++;
+        if (text[i] !== "u") continue;
+        const unit = parseInt(text.slice(i + 1, i + 5), 16);
+        i += 4;
+        if (unit >= 0xdc00 && unit <= 0xdfff) return false;
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+          const low = text.slice(i + 1, i + 3) === "\\u" ? parseInt(text.slice(i + 3, i + 7), 16) : NaN;
+          if (!(low >= 0xdc00 && low <= 0xdfff)) return false;
+          i += 6;
+        }
       }
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > MAX_DEPTH) return false;
@@ -100,7 +114,7 @@ function withinLimits(text) {
       const m = NUMBER.exec(text);
       if (m === null) return true; // not JSON: JSON.parse says so
       const digits = (m[1] + (m[2] || "")).replace(/^0+/, "").replace(/0+$/, "");
-      if (digits.length > MAX_DIGITS) return false;
+      if (digits.length > MAX_DIGITS || !Number.isFinite(Number(m[0]))) return false;
       i += m[0].length - 1;
     }
   }
@@ -111,9 +125,52 @@ function byText(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function sortedParams(params) {
-  const pairs = [...params].sort((x, y) => byText(x[0], y[0]) || byText(x[1], y[1]));
-  return new URLSearchParams(pairs);
+// The WHATWG application/x-www-form-urlencoded parser and serializer, written
+// out rather than through URLSearchParams: it keeps a leading "?" as the server
+// does, and some engines' URLSearchParams mis-decode a string that mixes an
+// invalid percent escape with non-ASCII text (Node 20: "%FF｡" → "\uFFFDa").
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const isHex = (b) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+
+function percentDecode(s) {
+  s = s.replace(/\+/g, " ");
+  if (!s.includes("%")) return s;
+  const bytes = encoder.encode(s);
+  const out = new Uint8Array(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x25 && i + 2 < bytes.length && isHex(bytes[i + 1]) && isHex(bytes[i + 2])) {
+      out[n++] = parseInt(String.fromCharCode(bytes[i + 1], bytes[i + 2]), 16);
+      i += 2;
+    } else {
+      out[n++] = bytes[i];
+    }
+  }
+  return decoder.decode(out.subarray(0, n));
+}
+
+function parsePairs(text) {
+  const pairs = [];
+  for (const piece of wellFormed(text).split("&")) {
+    if (piece === "") continue;
+    const eq = piece.indexOf("=");
+    const [name, value] = eq < 0 ? [piece, ""] : [piece.slice(0, eq), piece.slice(eq + 1)];
+    pairs.push([percentDecode(name), percentDecode(value)]);
+  }
+  return pairs;
+}
+
+const percentEncode = (s) =>
+  encodeURIComponent(wellFormed(s))
+    .replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
+    .replace(/%20/g, "+");
+
+function serializePairs(pairs) {
+  return pairs
+    .sort((x, y) => byText(x[0], y[0]) || byText(x[1], y[1]))
+    .map(([name, value]) => percentEncode(name) + "=" + percentEncode(value))
+    .join("&");
 }
 
 // As a browser sends FormData (the HTML multipart/form-data encoding
@@ -122,7 +179,6 @@ function sortedParams(params) {
 const wellFormed = (s) => (typeof s.toWellFormed === "function" ? s.toWellFormed() : s);
 const crlf = (s) => wellFormed(s).replace(/\r\n|\r|\n/g, "\r\n");
 const escapeName = (s) => crlf(s).replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/"/g, "%22");
-const encoder = new TextEncoder();
 const field = (s) => encoder.encode(s).length + ":" + s;
 
 function canonicalFormData(form) {

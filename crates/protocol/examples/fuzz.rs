@@ -294,7 +294,7 @@ impl Fuzzer {
                 input.insert(at, byte);
             }
         }
-        input.truncate(1 << 16);
+        input.truncate(1 << 13);
     }
 
     /// A well-formed input for the target's grammar, to mutate from.

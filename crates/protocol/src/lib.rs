@@ -16,7 +16,7 @@
 //! Pure functions over bytes: no I/O, no clock (the caller passes `now`),
 //! `no_std` with `alloc`. Features: `canonical` (default; `serde_json`,
 //! `ryu-js`, `form_urlencoded`, `memchr`), `fingerprint` (default; `sha2`),
-//! `fuzz` (the fuzz targets in [`fuzz`]). With no features, only the key
+//! `fuzz` (the fuzz targets, module `fuzz`). With no features, only the key
 //! and `Retry-After` rules are built, with no dependency.
 //!
 //! ```
