@@ -16,7 +16,9 @@
 //     the client decides synchronously and cannot read them, so two files of
 //     the same name, type and size are one payload here and two on the server
 //     (a reused key then gets the server's 422, never a second effect).
-//   Anything else: the string as it is.
+//   Anything else: the string as it is. Bytes (ArrayBuffer, typed arrays)
+//   count as the UTF-8 text they hold; a Blob, a stream or bytes that are not
+//   UTF-8 give null: the caller compares those itself.
 //
 // Synchronous, no dependencies, no top-level await.
 
@@ -26,9 +28,29 @@ const MAX_DIGITS = 15;
 const NUMBER = /-?(\d+)(?:\.(\d+))?(?:[eE][-+]?\d+)?/y;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
-/** The canonical payload: `form` names the rule applied, `text` the form. */
+/**
+ * The canonical payload: `form` names the rule applied, `text` the form; `null`
+ * for a body this cannot read synchronously (a Blob or File, a stream, bytes
+ * that are not UTF-8), which the caller must compare itself.
+ */
 export function canonicalPayload(body, contentType) {
   if (body == null) return { form: "raw", text: "" };
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
+    const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    let text;
+    try {
+      text = strictDecoder.decode(bytes);
+    } catch {
+      return null;
+    }
+    return canonicalPayload(text, contentType);
+  }
+  if (typeof body === "object" && !(body instanceof String)) {
+    if (!(typeof FormData !== "undefined" && body instanceof FormData) &&
+        !(typeof URLSearchParams !== "undefined" && body instanceof URLSearchParams)) {
+      return null;
+    }
+  }
   if (typeof FormData !== "undefined" && body instanceof FormData) {
     return { form: "multipart", text: canonicalFormData(body) };
   }
@@ -131,6 +153,7 @@ function byText(a, b) {
 // invalid percent escape with non-ASCII text (Node 20: "%FF｡" → "\uFFFDa").
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const isHex = (b) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 
 function percentDecode(s) {

@@ -48,6 +48,17 @@ test("URLSearchParams and FormData bodies need no content type", () => {
   assert.deepEqual(canonicalPayload(undefined), { form: "raw", text: "" });
 });
 
+test("bytes are read as UTF-8 text; what cannot be read synchronously is left to the caller", () => {
+  const json = new TextEncoder().encode('{"b":1,"a":2}');
+  assert.deepEqual(canonicalPayload(json, "application/json"), { form: "json", text: '{"a":2,"b":1}' });
+  assert.deepEqual(canonicalPayload(json.buffer, "application/json"), { form: "json", text: '{"a":2,"b":1}' });
+  assert.deepEqual(canonicalPayload(new DataView(json.buffer, 1, 4), "text/plain"), { form: "raw", text: '"b":' });
+  assert.equal(canonicalPayload(new Uint8Array([0xff]), "application/json"), null);
+  assert.equal(canonicalPayload(new Blob(["{}"]), "application/json"), null);
+  assert.equal(canonicalPayload(new ReadableStream(), "application/json"), null);
+  assert.equal(canonicalPayload({ toString: () => "{}" }, "application/json"), null);
+});
+
 test("names are compared in the form a browser sends them", () => {
   const a = new FormData();
   a.append('say "hi"\n', "x");
