@@ -45,18 +45,13 @@ export function canonicalPayload(body, contentType) {
     }
     return canonicalPayload(text, contentType);
   }
-  if (typeof body === "object" && !(body instanceof String)) {
-    if (!(typeof FormData !== "undefined" && body instanceof FormData) &&
-        !(typeof URLSearchParams !== "undefined" && body instanceof URLSearchParams)) {
-      return null;
-    }
-  }
   if (typeof FormData !== "undefined" && body instanceof FormData) {
     return { form: "multipart", text: canonicalFormData(body) };
   }
   if (typeof URLSearchParams !== "undefined" && body instanceof URLSearchParams) {
     return { form: "urlencoded", text: serializePairs([...body]) };
   }
+  if (typeof body === "object" && !(body instanceof String)) return null;
   // As sent: fetch encodes a lone surrogate as U+FFFD.
   const text = wellFormed(String(body));
   const media = contentType == null ? null : String(contentType).split(";")[0].trim().toLowerCase();
