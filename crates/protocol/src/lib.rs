@@ -39,7 +39,7 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzz"))]
 extern crate std;
 
 #[cfg(feature = "canonical")]

@@ -1,9 +1,18 @@
 //! Fuzz targets: each takes arbitrary bytes, runs a parser of untrusted
 //! input and checks its invariants, panicking when one fails.
 //!
-//! The drivers are `fuzz/` (cargo-fuzz, nightly) and `examples/fuzz.rs`
-//! (stable); both call these functions, so a crash found by either replays
-//! with a plain test. [`TARGETS`] lists them by name.
+//! The drivers are `fuzz/` (cargo-fuzz, nightly) and [`run_targets`]
+//! (stable, `examples/fuzz.rs`); both call these functions, so a crash found
+//! by either replays with a plain test. [`TARGETS`] lists them by name.
+//!
+//! Another crate's parsers plug in the same way: a `fn(&[u8])` that panics
+//! when an invariant fails, a `fuzz/fuzz_targets/<name>.rs` wrapper for
+//! cargo-fuzz, seeds in `fuzz/corpus/<name>/`, and an example that calls
+//! [`run_targets`] with its own list.
+
+mod driver;
+
+pub use driver::run_targets;
 
 use crate::canonical::{Entry, Form, canonical_payload, parse_multipart};
 use crate::{fingerprint, parse_key, parse_retry_after, quote_key};
