@@ -14,10 +14,10 @@ CHROMEDRIVER = $(shell command -v chromedriver)
 GECKODRIVER = $(shell command -v geckodriver)
 WEBKITDRIVER := /usr/bin/WebKitWebDriver
 
-.PHONY: test demo bench setup lint test-native test-browser test-browser-chromium test-browser-firefox \
-  test-browser-webkit test-e2e test-webdriver test-consumers pkg server www clean
+.PHONY: test demo bench setup lint test-native test-vectors fuzz fuzz-smoke test-browser test-browser-chromium \
+  test-browser-firefox test-browser-webkit test-e2e test-webdriver test-consumers pkg server www clean
 
-test: setup lint test-native test-browser test-e2e test-webdriver
+test: setup lint test-native test-vectors fuzz-smoke test-browser test-e2e test-webdriver
 
 setup:
 	scripts/setup.sh
@@ -25,12 +25,43 @@ setup:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p submit-guard-protocol --all-targets --all-features -- -D warnings
 	cargo clippy -p submit-guard --all-targets --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	RUSTDOCFLAGS="-D warnings" cargo doc -p submit-guard --no-deps --quiet --target wasm32-unknown-unknown
 
 test-native:
 	cargo test --workspace
+
+# The shared payload vectors against the client's js/canonical.js (the
+# Rust side runs in test-native).
+test-vectors:
+	node --test tests/vectors/
+
+# Fuzzing: every parser of untrusted input in crates/protocol (key, JSON,
+# URL-encoded, multipart, any Content-Type, fingerprint, Retry-After), each
+# for FUZZ_SECONDS. cargo-fuzz (coverage-guided) when a nightly toolchain and
+# cargo-fuzz are installed, else the stable driver (seed corpus + mutations +
+# generated inputs). Failing inputs land in fuzz/artifacts/<target>/. First,
+# js/canonical.js against the crate on generated bodies (differential.mjs).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := key json urlencoded multipart content_type fingerprint retry_after
+fuzz:
+	DIFF_CASES=500000 node tests/vectors/differential.mjs cargo run --quiet -p submit-guard-protocol --example canon
+	if cargo +nightly fuzz --version >/dev/null 2>&1; then \
+	  cd fuzz && for t in $(FUZZ_TARGETS); do \
+	    cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	  done; \
+	else \
+	  echo "no nightly cargo-fuzz: the stable driver, $(FUZZ_SECONDS) s per target"; \
+	  FUZZ_SECONDS=$(FUZZ_SECONDS) cargo run --quiet -p submit-guard-protocol --features fuzz --example fuzz; \
+	fi
+
+# A few seconds of each fuzz target (every seed, then mutations) and of the
+# JS-against-Rust differential run, in make test.
+fuzz-smoke:
+	FUZZ_SECONDS=2 cargo run --quiet -p submit-guard-protocol --features fuzz --example fuzz
+	DIFF_CASES=5000 node tests/vectors/differential.mjs cargo run --quiet -p submit-guard-protocol --example canon
 
 server:
 	cargo build -p submit-guard-server
