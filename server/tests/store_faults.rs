@@ -1,0 +1,75 @@
+//! Permanent store faults (issue 12, fault 11) are reported as such: a
+//! database deleted or replaced under a running server is noticed, never
+//! silently written to (an acknowledged key would run again after a
+//! restart); the health check fails; the 503 does not invite a retry in a
+//! second.
+
+mod common;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use common::{Harness, Kind, Req};
+
+fn org(name: &str) -> Req {
+    Req::post("/api/orgs", json!({ "name": name }))
+}
+
+#[tokio::test]
+async fn health_is_ok_while_the_store_works() {
+    for kind in [Kind::Memory, Kind::Sqlite] {
+        let h = Harness::new(kind);
+        let health = h.send(Req::get("/api/health")).await;
+        assert_eq!(health.status, StatusCode::OK, "{kind:?}: {}", health.json);
+        assert_eq!(health.json["status"], "ok");
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_database_is_noticed() {
+    let h = Harness::new(Kind::Sqlite);
+    let path = h.db_path.clone().unwrap();
+    assert_eq!(
+        h.send(org("Acme").key("k1")).await.status,
+        StatusCode::CREATED
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    for req in [
+        org("Beta").key("k2"),
+        org("Acme").key("k1"),
+        org("Gamma"),
+        Req::get("/api/orgs"),
+        Req::get("/api/health"),
+    ] {
+        let what = format!("{} {}", req.method, req.path);
+        let resp = h.send(req).await;
+        resp.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "store-failed");
+        assert_eq!(
+            resp.header("retry-after"),
+            None,
+            "{what}: a permanent fault"
+        );
+        let detail = resp.json["detail"].as_str().unwrap();
+        assert!(detail.contains("deleted or replaced"), "{what}: {detail}");
+    }
+    assert!(!path.exists(), "not silently recreated");
+}
+
+#[tokio::test]
+async fn a_replaced_database_is_noticed() {
+    let h = Harness::new(Kind::Sqlite);
+    let path = h.db_path.clone().unwrap();
+    assert_eq!(
+        h.send(org("Acme").key("k1")).await.status,
+        StatusCode::CREATED
+    );
+    let copy = path.with_extension("copy");
+    std::fs::copy(&path, &copy).unwrap();
+    std::fs::rename(&copy, &path).unwrap();
+    let resp = h.send(org("Beta").key("k2")).await;
+    resp.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "store-failed");
+}
