@@ -51,12 +51,21 @@ pub(crate) fn api(state: &AppState, layer: Option<IdempotencyLayer>) -> Router<A
         .route("/api/orders", get(orders::list))
         .route("/api/orders/{id}", get(orders::get_one))
         .route("/api/payments", get(orders::payments))
+        .route("/api/health", get(health))
         .route_layer(from_fn(faults::before_handler));
     let mut api = protected.merge(reads);
     if state.config.test_mode {
         api = api.merge(testing::routes());
     }
     api.route("/api/{*rest}", axum::routing::any(api_not_found))
+}
+
+/// `GET /api/health`: 200 `{"status":"ok"}` when the store answers a read;
+/// else its problem (503 `store-failed` for a vanished database file).
+async fn health(effect: Effect) -> Response {
+    effect
+        .read(|_| ok_json(&serde_json::json!({ "status": "ok" })))
+        .await
 }
 
 async fn api_not_found(req: Request) -> Problem {

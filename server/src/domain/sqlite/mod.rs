@@ -6,7 +6,8 @@
 //! [`submit_guard_idempotency::SqliteStore::commit_in`]'s `UPDATE … WHERE
 //! fence = ?`, whose miss rolls everything back. A crash between effect and
 //! stored reply is therefore impossible: either both are on disk or neither
-//! is.
+//! is. Every call first checks that the file is still the one opened
+//! ([`submit_guard_idempotency::SqliteStore::check`]).
 
 mod tx;
 
@@ -96,6 +97,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.records.check()?;
         self.records.with_connection(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -113,6 +115,7 @@ impl Store for SqliteStore {
     }
 
     fn transact(&self, claim: Option<&Claim>, work: Work) -> Result<TxOutcome, StoreError> {
+        self.records.check()?;
         self.records.with_connection(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -136,6 +139,7 @@ impl Store for SqliteStore {
     }
 
     fn read(&self, work: Work) -> Result<Reply, StoreError> {
+        self.records.check()?;
         self.records.with_connection(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Deferred)
