@@ -105,7 +105,7 @@ fn create_org(name: &'static str) -> Work {
 fn org_count(store: &dyn Store) -> usize {
     let reply = store
         .read(Box::new(|tx| {
-            Ok(Reply::json(StatusCode::OK, &tx.list_orgs()?))
+            Ok(Reply::json(StatusCode::OK, &tx.list_orgs(&Page::all())?))
         }))
         .unwrap();
     serde_json::from_slice::<Vec<serde_json::Value>>(&reply.body)
@@ -365,12 +365,12 @@ fn domain_rules(f: Fixture) {
     };
     step(Box::new(move |tx| {
         tx.create_qr_session(&qr)?;
-        Ok(format!("{:?}", tx.list_qr_sessions()?))
+        Ok(format!("{:?}", tx.list_qr_sessions(&Page::all())?))
     }));
     assert_eq!(
         step(Box::new(|tx| Ok(format!(
             "{}",
-            tx.list_qr_sessions()?[0].table
+            tx.list_qr_sessions(&Page::all())?[0].table
         )))),
         "7"
     );
@@ -443,11 +443,11 @@ fn writes_proceed_during_a_read(f: Fixture) {
     let reader = std::thread::spawn(move || {
         store
             .read(Box::new(move |tx| {
-                let before = tx.list_orgs()?.len();
+                let before = tx.list_orgs(&Page::all())?.len();
                 reading.send(()).unwrap();
                 until_told.recv().unwrap();
                 // Still the snapshot the read started with.
-                assert_eq!(tx.list_orgs()?.len(), before);
+                assert_eq!(tx.list_orgs(&Page::all())?.len(), before);
                 Ok(Reply::json(StatusCode::OK, &before))
             }))
             .unwrap()
