@@ -73,3 +73,56 @@ async fn a_replaced_database_is_noticed() {
     let resp = h.send(org("Beta").key("k2")).await;
     resp.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "store-failed");
 }
+
+/// Makes `path` read-only for this process, even as root (`chattr +i`),
+/// until dropped.
+struct ReadOnly(std::path::PathBuf);
+
+impl ReadOnly {
+    fn new(path: &std::path::Path) -> Self {
+        let mut perms = std::fs::metadata(path).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(path, perms).unwrap();
+        if std::fs::OpenOptions::new().write(true).open(path).is_ok() {
+            // Root ignores permissions: make the file immutable instead.
+            let status = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status()
+                .expect("chattr (e2fsprogs) is needed to make a file read-only for root");
+            assert!(status.success(), "chattr +i failed");
+        }
+        Self(path.to_path_buf())
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_database_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    drop(submit_guard_server::SqliteStore::open(&path).unwrap());
+    let _ro = ReadOnly::new(&path);
+    let err = submit_guard_server::SqliteStore::open(&path).unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_submit-guard-server"))
+        .args(["--addr", "127.0.0.1:0", "--store"])
+        .arg(format!("sqlite:{}", path.display()))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the server started on a read-only file"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("read-only"), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened");
+}
