@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use submit_guard_server::protocol::Reply;
-use submit_guard_server::store::{Tx, TxOutcome};
+use submit_guard_server::domain::{Tx, TxOutcome};
 use submit_guard_server::{ConnLimits, app, serve_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -156,7 +156,7 @@ fn create_orgs(h: &Harness, name: &'static str, count: usize, tag: &str) -> Vec<
         )
         .unwrap();
     match outcome {
-        TxOutcome::Committed(reply) => serde_json::from_slice(&reply.body).unwrap(),
+        TxOutcome::Committed(reply, _) => serde_json::from_slice(&reply.body).unwrap(),
         other => panic!("expected a commit, got {other:?}"),
     }
 }
@@ -227,7 +227,7 @@ async fn start_limited(h: &Harness, limits: ConnLimits) -> (SocketAddr, oneshot:
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(serve_with(
         listener,
-        app(h.config.clone()),
+        app(h.config.clone()).expect("the app builds"),
         limits,
         async move {
             let _ = stopped.await;

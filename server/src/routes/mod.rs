@@ -1,7 +1,7 @@
 //! The HTTP routes, one module per resource, and the glue every handler
 //! shares: [`Effect`] (run domain work in one store transaction under the
-//! request's claim) and [`JsonBody`] (parse a JSON body into a problem-aware
-//! 400).
+//! request's claim, and hand the layer its receipt) and [`JsonBody`] (parse
+//! a JSON body into a problem-aware 400).
 
 mod invites;
 mod orders;
@@ -13,23 +13,23 @@ use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
+use submit_guard_idempotency::IdempotencyLayer;
 
 use crate::AppState;
+use crate::domain::{Claim, Page, StoreError, Tx, TxOutcome};
 use crate::faults::{self, ActiveFault, Fault, Phase};
-use crate::idempotency::{self, Committed};
 use crate::problem::{self, Problem};
 use crate::protocol::Reply;
 use crate::serve::{ConnAbort, Ending};
-use crate::store::{Fence, StoreError, Tx, TxOutcome};
 
-/// The API routes: the protected endpoints behind the idempotency layer
-/// (unless [`crate::Config::idempotency`] is off), the reads, and (in test
-/// mode) the test endpoints.
-pub(crate) fn api(state: &AppState) -> Router<AppState> {
+/// The API routes: the protected endpoints behind the idempotency `layer`
+/// (`None` when [`crate::Config::idempotency`] is off), the reads, and (in
+/// test mode) the test endpoints.
+pub(crate) fn api(state: &AppState, layer: Option<IdempotencyLayer>) -> Router<AppState> {
     let mut protected = Router::new()
         .route("/api/orgs", post(orgs::create))
         .route("/api/invites", post(invites::create))
@@ -39,8 +39,8 @@ pub(crate) fn api(state: &AppState) -> Router<AppState> {
         .route("/api/orders/{id}/pay", post(orders::pay))
         .route("/api/orders/{id}/items", put(orders::update_items))
         .route_layer(from_fn(faults::before_handler));
-    if state.config.idempotency {
-        protected = protected.route_layer(from_fn_with_state(state.clone(), idempotency::guard));
+    if let Some(layer) = layer {
+        protected = protected.route_layer(layer);
     }
     let reads = Router::new()
         .route("/api/orgs", get(orgs::list))
@@ -51,12 +51,21 @@ pub(crate) fn api(state: &AppState) -> Router<AppState> {
         .route("/api/orders", get(orders::list))
         .route("/api/orders/{id}", get(orders::get_one))
         .route("/api/payments", get(orders::payments))
+        .route("/api/health", get(health))
         .route_layer(from_fn(faults::before_handler));
     let mut api = protected.merge(reads);
     if state.config.test_mode {
         api = api.merge(testing::routes());
     }
     api.route("/api/{*rest}", axum::routing::any(api_not_found))
+}
+
+/// `GET /api/health`: 200 `{"status":"ok"}` when the store answers a read;
+/// else its problem (503 `store-failed` for a vanished database file).
+async fn health(effect: Effect) -> Response {
+    effect
+        .read(|_| ok_json(&serde_json::json!({ "status": "ok" })))
+        .await
 }
 
 async fn api_not_found(req: Request) -> Problem {
@@ -71,7 +80,7 @@ async fn api_not_found(req: Request) -> Problem {
 /// (test mode) and its connection.
 pub(crate) struct Effect {
     state: AppState,
-    fence: Option<Fence>,
+    claim: Option<Claim>,
     fault: Option<Fault>,
     abort: Option<ConnAbort>,
 }
@@ -85,7 +94,7 @@ impl FromRequestParts<AppState> for Effect {
     ) -> Result<Self, Self::Rejection> {
         Ok(Self {
             state: state.clone(),
-            fence: parts.extensions.get::<Fence>().cloned(),
+            claim: parts.extensions.get::<Claim>().cloned(),
             fault: parts.extensions.get::<ActiveFault>().map(|f| f.0.clone()),
             abort: parts.extensions.get::<ConnAbort>().cloned(),
         })
@@ -93,6 +102,12 @@ impl FromRequestParts<AppState> for Effect {
 }
 
 impl Effect {
+    /// The requester's principal, under the layer's policy: to tell a user
+    /// what is theirs without listing principals.
+    pub(crate) fn principal(&self, parts: &Parts) -> String {
+        self.state.idempotency.principal_of(parts)
+    }
+
     /// The clock's current time.
     pub(crate) fn now_ms(&self) -> i64 {
         self.state.config.clock.now_ms()
@@ -100,7 +115,9 @@ impl Effect {
 
     /// Runs `work` in one store transaction. A success reply commits the
     /// effect and, under a claim, the stored reply with it (conditional on
-    /// the fence); any other reply rolls back. Commit-phase faults strike here.
+    /// the fence), and the response carries the receipt for the layer; any
+    /// other reply rolls back. Commit-phase faults strike here, outside the
+    /// library.
     pub(crate) async fn run<F>(self, work: F) -> Response
     where
         F: FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send + 'static,
@@ -120,16 +137,16 @@ impl Effect {
             Ok(reply)
         });
         let store = self.state.config.store.clone();
-        let fence = self.fence.clone();
+        let claim = self.claim.clone();
         let outcome =
-            crate::store::call(store, move |store| store.transact(fence.as_ref(), work)).await;
-        let reply = match outcome {
-            Ok(Ok(TxOutcome::Committed(reply))) => reply,
+            crate::domain::call(store, move |store| store.transact(claim.as_ref(), work)).await;
+        let (reply, receipt) = match outcome {
+            Ok(Ok(TxOutcome::Committed(reply, receipt))) => (reply, receipt),
             Ok(Ok(TxOutcome::RolledBack(reply))) => return reply.into_response(),
             Ok(Ok(TxOutcome::FenceLost)) => {
-                if let Some(fence) = &self.fence {
-                    let (key, principal) = (&fence.record.key, &fence.record.principal);
-                    tracing::warn!(%key, %principal, fence = fence.fence, "idempotency: stale holder's commit rejected, effect rolled back");
+                if let Some(claim) = &self.claim {
+                    let (key, principal) = (&claim.record.key, &claim.record.principal);
+                    tracing::warn!(%key, %principal, fence = claim.fence, "idempotency: stale holder's commit rejected, effect rolled back");
                 }
                 return Problem::new(
                     StatusCode::CONFLICT,
@@ -170,7 +187,9 @@ impl Effect {
             },
             _ => reply.into_response(),
         };
-        response.extensions_mut().insert(Committed);
+        if let Some(receipt) = receipt {
+            response.extensions_mut().insert(receipt);
+        }
         response
     }
 
@@ -180,7 +199,7 @@ impl Effect {
         F: FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send + 'static,
     {
         let store = self.state.config.store.clone();
-        match crate::store::call(store, move |store| store.read(Box::new(work))).await {
+        match crate::domain::call(store, move |store| store.read(Box::new(work))).await {
             Ok(Ok(reply)) => reply.into_response(),
             Ok(Err(err)) => Problem::from(err).into_response(),
             Err(err) => Problem::internal(err.to_string()).into_response(),
@@ -243,6 +262,87 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map(JsonBody)
             .map_err(|err| Problem::invalid(format!("invalid request body: {err}")))
     }
+}
+
+/// The largest (and default) page of a list endpoint.
+pub(crate) const MAX_PAGE: usize = 1000;
+
+/// `?limit=N&after=ID` of a list endpoint: `limit` 1–1000 (default 1000),
+/// `after` the id of the last item already seen. Anything else is a 400.
+pub(crate) struct Paging {
+    page: Page,
+    path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut page = Page {
+            after: None,
+            limit: MAX_PAGE,
+        };
+        for (name, value) in
+            form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        {
+            match &*name {
+                "limit" => {
+                    page.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_PAGE).contains(n))
+                        .ok_or_else(|| {
+                            Problem::invalid(format!(
+                                "limit must be an integer from 1 to {MAX_PAGE}, got {value:?}"
+                            ))
+                        })?;
+                }
+                "after" => page.after = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            page,
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+impl Paging {
+    /// What to fetch: one item more than the page, to know if more remain.
+    pub(crate) fn fetch(&self) -> Page {
+        Page {
+            after: self.page.after.clone(),
+            limit: self.page.limit.saturating_add(1),
+        }
+    }
+
+    /// The page as a 200 JSON array of `view`s, with `Link: <…>; rel="next"`
+    /// when `items` (fetched with [`Paging::fetch`]) hold more.
+    pub(crate) fn reply<T>(
+        &self,
+        mut items: Vec<T>,
+        id: impl Fn(&T) -> &str,
+        view: impl Fn(&T) -> serde_json::Value,
+    ) -> Result<Reply, StoreError> {
+        let more = items.len() > self.page.limit;
+        items.truncate(self.page.limit);
+        let body: Vec<_> = items.iter().map(view).collect();
+        let mut reply = Reply::json(StatusCode::OK, &body);
+        if let (true, Some(last)) = (more, items.last()) {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("after", id(last))
+                .append_pair("limit", &self.page.limit.to_string())
+                .finish();
+            reply = reply.with_header("link", format!("<{}?{query}>; rel=\"next\"", self.path));
+        }
+        Ok(reply)
+    }
+}
+
+/// Any serializable item as JSON (for [`Paging::reply`]).
+pub(crate) fn as_json<T: serde::Serialize>(item: &T) -> serde_json::Value {
+    serde_json::to_value(item).unwrap_or_default()
 }
 
 /// A 200 JSON reply.

@@ -69,7 +69,7 @@ impl Harness {
         tweak(&mut config);
         Self {
             kind,
-            app: app(config.clone()),
+            app: app(config.clone()).unwrap(),
             config,
             clock,
             memory,
@@ -107,11 +107,22 @@ impl Harness {
         }
     }
 
-    /// `GET path` → the JSON array's length.
+    /// `GET path` → the list's length over every page (following `Link:
+    /// <…>; rel="next"`).
     pub async fn count(&self, path: &str) -> usize {
-        let resp = self.send(Req::get(path)).await;
-        assert_eq!(resp.status, StatusCode::OK, "{path}: {:?}", resp.json);
-        resp.json.as_array().unwrap().len()
+        let mut next = Some(path.to_owned());
+        let mut total = 0;
+        while let Some(path) = next.take() {
+            let resp = self.send(Req::get(&path)).await;
+            assert_eq!(resp.status, StatusCode::OK, "{path}: {:?}", resp.json);
+            total += resp.json.as_array().unwrap().len();
+            next = resp
+                .header("link")
+                .and_then(|link| link.strip_prefix('<'))
+                .and_then(|link| link.split_once(">; rel=\"next\""))
+                .map(|(url, _)| url.to_owned());
+        }
+        total
     }
 }
 

@@ -1,13 +1,13 @@
-//! The pure rules of the Idempotency-Key protocol: parsing the key, naming the
-//! principal, fingerprinting the request, and the shape of a stored response.
+//! The pure rules of the Idempotency-Key protocol: parsing the key,
+//! fingerprinting the request, and the shape of a stored response.
 //!
 //! Nothing here touches the network or the store; the claim / replay /
 //! conflict decisions themselves are made atomically by the store
-//! ([`crate::store::Store::claim`]) from the values computed here.
+//! ([`crate::IdempotencyStore::claim`]) from the values computed here.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -21,8 +21,8 @@ pub const IDEMPOTENCY_RETENTION: HeaderName = HeaderName::from_static("idempoten
 /// The longest key accepted, in characters.
 pub const MAX_KEY_LEN: usize = 255;
 
-/// Response headers that are stored with a completed request and replayed.
-/// Everything else (notably `Set-Cookie`) is dropped.
+/// The response headers stored with a completed request and replayed, unless
+/// the config names others. `Set-Cookie` is never stored.
 pub const STORED_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
 
 /// Why an `Idempotency-Key` header was rejected (always a 400).
@@ -118,45 +118,6 @@ fn unquote(raw: &[u8]) -> Result<String, KeyError> {
         return Err(KeyError::BadQuoting("text after the closing quote"));
     }
     Ok(out)
-}
-
-/// Who is asking: keys are scoped by principal, so one user never sees
-/// another's replay.
-///
-/// `Authorization: Bearer <token>` wins, then the `sid` cookie, then
-/// `anonymous`. Credentials are never stored: the principal is the kind plus
-/// the first 16 hex digits of the credential's SHA-256.
-pub fn principal(headers: &HeaderMap) -> String {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|token| !token.is_empty());
-    if let Some(token) = bearer {
-        return format!("bearer:{}", short_hash(token.as_bytes()));
-    }
-    let sid = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == "sid" && !value.is_empty())
-        .map(|(_, value)| value);
-    match sid {
-        Some(sid) => format!("sid:{}", short_hash(sid.as_bytes())),
-        None => "anonymous".to_owned(),
-    }
-}
-
-/// The first 8 bytes of the SHA-256 of `bytes`, in hex.
-fn short_hash(bytes: &[u8]) -> String {
-    let mut hex = format!("{:x}", Sha256::digest(bytes));
-    hex.truncate(16);
-    hex
 }
 
 /// The request fingerprint: SHA-256 (hex) of method, path with query, and
@@ -284,12 +245,18 @@ impl Reply {
 
     /// The headers kept for replay: only [`STORED_HEADERS`].
     pub fn stored_headers(&self) -> Vec<(String, String)> {
+        self.stored_headers_of(&STORED_HEADERS)
+    }
+
+    /// The headers kept for replay: those named in `allowed`, never `Set-Cookie`.
+    pub fn stored_headers_of(&self, allowed: &[HeaderName]) -> Vec<(String, String)> {
         self.headers
             .iter()
             .filter(|(name, _)| {
-                STORED_HEADERS
-                    .iter()
-                    .any(|h| h.as_str().eq_ignore_ascii_case(name))
+                !name.eq_ignore_ascii_case(header::SET_COOKIE.as_str())
+                    && allowed
+                        .iter()
+                        .any(|h| h.as_str().eq_ignore_ascii_case(name))
             })
             .cloned()
             .collect()
@@ -370,35 +337,8 @@ mod tests {
     }
 
     #[test]
-    fn principal_prefers_bearer_then_sid_then_anonymous() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(principal(&headers), "anonymous");
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("theme=dark; sid=s1"),
-        );
-        let sid = principal(&headers);
-        assert!(sid.starts_with("sid:") && !sid.contains("s1"), "{sid}");
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer tok"),
-        );
-        let bearer = principal(&headers);
-        assert!(
-            bearer.starts_with("bearer:") && bearer.len() == 7 + 16,
-            "{bearer}"
-        );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer other"),
-        );
-        assert_ne!(principal(&headers), bearer);
-    }
-
-    #[test]
-    fn hashes_are_lowercase_hex_as_stored() {
+    fn fingerprints_are_lowercase_hex_as_stored() {
         // Stored records (SQLite files) depend on this exact form.
-        assert_eq!(short_hash(b"abc"), "ba7816bf8f01cfea");
         // SHA-256 of "POST\n/p\nraw\n": the method, the path, an empty raw body.
         assert_eq!(
             fingerprint(&Method::POST, "/p", Some("text/plain"), b""),
@@ -462,6 +402,13 @@ mod tests {
             .with_header("x-other", "1");
         let stored: Vec<_> = reply.stored_headers().into_iter().map(|(n, _)| n).collect();
         assert_eq!(stored, ["content-type", "location", "etag"]);
+        let custom = [header::SET_COOKIE, HeaderName::from_static("x-other")];
+        let stored: Vec<_> = reply
+            .stored_headers_of(&custom)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(stored, ["x-other"]);
         assert!(reply.is_success());
     }
 }

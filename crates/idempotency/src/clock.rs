@@ -1,4 +1,4 @@
-//! Time as a value: the server reads "now" through [`Clock`] so that
+//! Time as a value: the layer reads "now" through [`Clock`] so that
 //! retention and lock expiry can be tested without sleeping.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -47,7 +47,7 @@ impl Clock for ManualClock {
 }
 
 /// `d` in whole milliseconds, saturating.
-pub(crate) fn millis(d: Duration) -> i64 {
+pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
