@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::json;
 
-use submit_guard_server::protocol::Reply;
 use submit_guard_server::domain::{Tx, TxOutcome};
+use submit_guard_server::protocol::Reply;
 use submit_guard_server::{ConnLimits, app, serve_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
