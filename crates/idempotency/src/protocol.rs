@@ -9,7 +9,6 @@ use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// `Idempotency-Key`: the request header carrying the key.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -18,35 +17,11 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 /// `Idempotency-Retention: <seconds>` advertises how long keys are remembered.
 pub const IDEMPOTENCY_RETENTION: HeaderName = HeaderName::from_static("idempotency-retention");
 
-/// The longest key accepted, in characters.
-pub const MAX_KEY_LEN: usize = 255;
+pub use submit_guard_protocol::{KeyError, MAX_KEY_LEN};
 
 /// The response headers stored with a completed request and replayed, unless
 /// the config names others. `Set-Cookie` is never stored.
 pub const STORED_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
-
-/// Why an `Idempotency-Key` header was rejected (always a 400).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    /// The header appears on more than one line.
-    #[error("Idempotency-Key must appear once, found {0} header lines")]
-    Repeated(usize),
-    /// The key is empty.
-    #[error("Idempotency-Key must not be empty")]
-    Empty,
-    /// The key is longer than [`MAX_KEY_LEN`].
-    #[error("Idempotency-Key must be at most {MAX_KEY_LEN} characters, got {0}")]
-    TooLong(usize),
-    /// The key holds a byte outside printable ASCII.
-    #[error("Idempotency-Key must be printable ASCII")]
-    NotPrintable,
-    /// The key holds a comma (it would read as a list).
-    #[error("Idempotency-Key must not contain a comma")]
-    Comma,
-    /// A quoted key is not a valid RFC 8941 sf-string.
-    #[error("Idempotency-Key is not a valid quoted string: {0}")]
-    BadQuoting(&'static str),
-}
 
 /// Reads the `Idempotency-Key` from `headers`.
 ///
@@ -66,147 +41,29 @@ pub fn parse_key(headers: &HeaderMap) -> Result<Option<String>, KeyError> {
     parse_key_value(first.as_bytes()).map(Some)
 }
 
-/// Parses one header value; see [`parse_key`].
+/// Parses one header value; see [`parse_key`] and
+/// [`submit_guard_protocol::parse_key`], the rule both halves share.
 pub fn parse_key_value(raw: &[u8]) -> Result<String, KeyError> {
-    let raw = raw.trim_ascii();
-    if raw.iter().any(|&b| !(0x20..=0x7e).contains(&b)) {
-        return Err(KeyError::NotPrintable);
-    }
-    let key = if raw.first() == Some(&b'"') {
-        unquote(raw)?
-    } else {
-        if raw.iter().any(|&b| b == b'"' || b == b'\\') {
-            return Err(KeyError::BadQuoting(
-                "a bare key must not contain '\"' or '\\'",
-            ));
-        }
-        // Every byte is printable ASCII, so this cannot fail.
-        String::from_utf8_lossy(raw).into_owned()
-    };
-    if key.is_empty() {
-        return Err(KeyError::Empty);
-    }
-    if key.len() > MAX_KEY_LEN {
-        return Err(KeyError::TooLong(key.len()));
-    }
-    if key.contains(',') {
-        return Err(KeyError::Comma);
-    }
-    Ok(key)
-}
-
-/// Decodes an RFC 8941 sf-string (`raw` starts with `"`).
-fn unquote(raw: &[u8]) -> Result<String, KeyError> {
-    let mut out = String::with_capacity(raw.len());
-    let mut bytes = raw[1..].iter();
-    loop {
-        match bytes.next() {
-            None => return Err(KeyError::BadQuoting("missing closing quote")),
-            Some(b'"') => break,
-            Some(b'\\') => match bytes.next() {
-                Some(&c @ (b'"' | b'\\')) => out.push(char::from(c)),
-                _ => {
-                    return Err(KeyError::BadQuoting(
-                        "only \\\" and \\\\ escapes are allowed",
-                    ));
-                }
-            },
-            Some(&c) => out.push(char::from(c)),
-        }
-    }
-    if bytes.next().is_some() {
-        return Err(KeyError::BadQuoting("text after the closing quote"));
-    }
-    Ok(out)
+    submit_guard_protocol::parse_key(raw).map(submit_guard_protocol::Key::into_string)
 }
 
 /// The request fingerprint: SHA-256 (hex) of method, path with query, and
-/// the canonical body.
-///
-/// JSON bodies are canonicalized (object keys sorted at every depth, no
-/// whitespace), `application/x-www-form-urlencoded` bodies have their
-/// decoded pairs sorted, and anything else (including JSON that does not
-/// parse) is hashed as raw bytes.
+/// the canonical body, as [`submit_guard_protocol::fingerprint_hex`]
+/// defines it: JSON (an `application/json` or `+json` type, or no type and a
+/// body that parses) per RFC 8785 (members sorted, ECMAScript numbers,
+/// minimal escapes), `application/x-www-form-urlencoded` and
+/// `multipart/form-data` as their fields sorted, anything else (including
+/// JSON that does not parse) as raw bytes. The browser client compares
+/// payloads by the same rule (`js/canonical.js`, the same vectors).
 pub fn fingerprint(method: &Method, path: &str, content_type: Option<&str>, body: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(method.as_str());
-    hasher.update(b"\n");
-    hasher.update(path);
-    hasher.update(b"\n");
-    let media = content_type
-        .and_then(|ct| ct.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase());
-    let canonical = match media.as_deref() {
-        Some("application/x-www-form-urlencoded") => Some(canonical_form(body)),
-        Some(m) if is_json(m) => canonical_json(body),
-        None if !body.is_empty() => canonical_json(body),
-        _ => None,
-    };
-    match canonical {
-        Some(c) => {
-            hasher.update(b"canonical\n");
-            hasher.update(c);
-        }
-        None => {
-            hasher.update(b"raw\n");
-            hasher.update(body);
-        }
-    }
-    format!("{:x}", hasher.finalize())
+    let canonical = submit_guard_protocol::canonical_payload(content_type, body);
+    submit_guard_protocol::fingerprint_hex(method.as_str(), path, &canonical)
 }
 
-/// Whether `media` (lowercase, without parameters) is a JSON media type.
+/// Whether `media` is a JSON media type (`application/json` or
+/// `application/*+json`, parameters allowed).
 pub fn is_json(media: &str) -> bool {
-    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
-}
-
-fn canonical_json(body: &[u8]) -> Option<Vec<u8>> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let mut out = Vec::with_capacity(body.len());
-    write_canonical(&value, &mut out);
-    Some(out)
-}
-
-/// Writes `value` with object keys sorted, independent of serde_json's
-/// `preserve_order` feature.
-fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend(serde_json::to_vec(k).unwrap_or_default());
-                out.push(b':');
-                write_canonical(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(b']');
-        }
-        scalar => out.extend(serde_json::to_vec(scalar).unwrap_or_default()),
-    }
-}
-
-fn canonical_form(body: &[u8]) -> Vec<u8> {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    pairs.sort();
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-        .into_bytes()
+    submit_guard_protocol::is_json(media)
 }
 
 /// A response as data: what a handler produces inside its transaction and
