@@ -151,20 +151,20 @@ function readOption(flow, name, ix, value) {
   let problem;
   switch (typeof value) {
     case "string":
-      problem = flow.text(ix, value);
+      problem = flow.set(ix, 0, 0, value);
       break;
     case "boolean":
-      problem = flow.flag(ix, value);
+      problem = flow.set(ix, 1, +value);
       break;
     case "number":
-      problem = flow.number(ix, value);
+      problem = flow.set(ix, 2, value);
       break;
     case "function":
-      problem = flow.function(ix);
+      problem = flow.set(ix, 3, 0);
       break;
     default: {
       if (!Array.isArray(value)) {
-        problem = flow.other(ix);
+        problem = flow.set(ix, 7, 0);
         break;
       }
       let length;
@@ -174,7 +174,7 @@ function readOption(flow, name, ix, value) {
         throw unreadable(`option \`${name}\``, cause);
       }
       // The core refuses a length it cannot take before any entry is read.
-      problem = flow.list(ix, typeof length === "number" ? length : NaN);
+      problem = flow.set(ix, 4, typeof length === "number" ? length : NaN);
       if (problem) throw optionError(flow, name, problem, length);
       for (let i = 0; i < length; i++) {
         let item;
@@ -183,7 +183,7 @@ function readOption(flow, name, ix, value) {
         } catch (cause) {
           throw unreadable(`option \`${name}\``, cause);
         }
-        problem = flow.item(ix, typeof item === "number" ? item : undefined);
+        problem = typeof item === "number" ? flow.set(ix, 5, item) : flow.set(ix, 6, 0);
         if (problem) throw optionError(flow, name, problem, item, true);
       }
       return;
@@ -222,9 +222,9 @@ export function create(flow, options) {
   const problem = flow.ready();
   if (problem) throw optionError(flow, "name", problem);
   const ctl = { flow, fetch, listeners: new Set(), flight: null, forms: new Map(), restoredFrom: undefined };
-  if (flow.persist) {
+  if (flow.get(7)) {
     tabId();
-    const saved = readJSON(session(), "submit-guard:" + flow.name);
+    const saved = readJSON(session(), "submit-guard:" + flow.text(3));
     if (typeof saved?.key === "string" && typeof saved.tab === "string") {
       flow.restore(saved.key, typeof saved.payload === "string" ? saved.payload : undefined);
       ctl.restoredFrom = saved.tab;
@@ -252,15 +252,15 @@ const pending = new Set();
 /** Runs `event` on the flow, then tells listeners and attached forms if anything they can see changed. */
 function change(ctl, event) {
   const flow = ctl.flow;
-  const before = flow.version;
+  const before = flow.get(0);
   const decision = event();
-  if (ctl.flight && flow.flight !== ctl.flight.id) ctl.flight = null;
-  if (flow.version !== before) notify(ctl);
+  if (ctl.flight && flow.get(2) !== ctl.flight.id) ctl.flight = null;
+  if (flow.get(0) !== before) notify(ctl);
   return decision;
 }
 
 function notify(ctl) {
-  const busy = ctl.flow.pending;
+  const busy = ctl.flow.get(1);
   if (busy) pending.add(ctl);
   else pending.delete(ctl);
   for (const form of ctl.forms.values()) form.sync(busy);
@@ -273,6 +273,12 @@ function notify(ctl) {
       console.error("submit-guard: a listener threw", error);
     }
   }
+}
+
+/** The guard's key (0), state (1), pending (2) or attempts (3). */
+export function read(ctl, what) {
+  const flow = ctl.flow;
+  return what === 0 ? flow.text(0) : what === 1 ? flow.text(1) : what === 2 ? flow.get(1) === 1 : flow.get(8);
 }
 
 export function subscribe(ctl, listener) {
@@ -300,7 +306,7 @@ export function abort(ctl, reason) {
 export function reset(ctl) {
   const flight = ctl.flight;
   const ended = change(ctl, () => ctl.flow.resetAll());
-  if (ctl.flow.persist) forget(session(), "submit-guard:" + ctl.flow.name);
+  if (ctl.flow.get(7)) forget(session(), "submit-guard:" + ctl.flow.text(3));
   if (flight && ended === flight.id) stop(flight, undefined);
 }
 
@@ -479,18 +485,21 @@ function submit(ctl, kind, job) {
     const reason = job.signal.reason;
     return Promise.reject(failure(5, reason === undefined ? {} : { cause: reason }));
   }
-  const before = flow.version;
-  const decision = flow.begin(kind, job.method, job.url, job.identity);
+  const before = flow.get(0);
+  const decision = flow.begin(kind, job.task ? undefined : `${job.method}\n${job.url}\n${job.identity}`);
   let flight;
+  let settle;
   if (decision === START) {
-    flight = { id: flow.flight, stop: new AbortController(), reason: undefined, attempts: 0, flags: 0 };
+    flight = { id: flow.get(2), stop: new AbortController(), reason: undefined, attempts: 0, flags: 0 };
+    // Joinable before listeners hear of it: one of them may join.
+    flight.result = new Promise((resolve, reject) => (settle = [resolve, reject]));
     ctl.flight = flight;
   }
   // Listeners hear "pending" once the flight can be joined.
-  if (flow.version !== before) notify(ctl);
+  if (flow.get(0) !== before) notify(ctl);
   switch (decision) {
     case START: {
-      flight.result = life(ctl, flight, job);
+      life(ctl, flight, job).then(...settle);
       // The first caller gets the response one step after the callers who
       // join: their clones are made before its code can read the body.
       return kind === 1 ? flight.result : flight.result.then((value) => value);
@@ -500,7 +509,7 @@ function submit(ctl, kind, job) {
     case IGNORE:
       return null;
     default:
-      return Promise.reject(failure(flow.failure));
+      return Promise.reject(failure(flow.get(4)));
   }
 }
 
@@ -514,7 +523,7 @@ async function life(ctl, flight, job) {
   let holder = null;
   let outcome;
   try {
-    if (flow.crossTab) {
+    if (flow.get(6)) {
       const entered = await enterTabs(ctl, flight);
       if (entered.shared) return settleShared(ctl, flight, entered.shared);
       holder = entered.holder ?? null;
@@ -530,7 +539,7 @@ async function life(ctl, flight, job) {
     job.signal?.removeEventListener("abort", onAbort);
     // Ends the flight if nothing above did (an unexpected error).
     change(ctl, () => flow.fail(flight.id, 7));
-    if (flow.persist && flight.flags & CLEAR) forget(session(), "submit-guard:" + flow.name);
+    if (flow.get(7) && flight.flags & CLEAR) forget(session(), "submit-guard:" + flow.text(3));
     if (holder) await holder.finish(flight.flags, outcome);
   }
 }
@@ -542,7 +551,7 @@ async function chooseKey(ctl, flight, job, holder) {
   const payload = job.full === undefined ? undefined : await until(signal, Promise.resolve(job.full));
   let mine;
   let tab;
-  if (flow.persist) {
+  if (flow.get(7)) {
     tab = await until(signal, tabId());
     if (ctl.restoredFrom !== undefined) {
       mine = ctl.restoredFrom === tab;
@@ -550,11 +559,13 @@ async function chooseKey(ctl, flight, job, holder) {
     }
   }
   const record = holder?.record;
-  const wire = change(ctl, () => flow.keyFor(flight.id, job.method, job.url, payload, mine, record?.key, record?.payload));
+  const what = job.task ? undefined : `${job.method}\n${job.url}\n${payload}`;
+  const recorded = record && `${record.key}\n${record.payload ?? ""}`;
+  const wire = change(ctl, () => flow.keyFor(flight.id, what, mine === undefined ? -1 : +mine, recorded));
   if (wire === undefined) throw STOPPED;
-  holder?.started(flow.key, flow.sentWith);
-  if (flow.persist) {
-    writeJSON(session(), "submit-guard:" + flow.name, { key: flow.key, payload: flow.sentWith ?? null, tab });
+  holder?.started(flow.text(0), flow.text(4));
+  if (flow.get(7)) {
+    writeJSON(session(), "submit-guard:" + flow.text(3), { key: flow.text(0), payload: flow.text(4) ?? null, tab });
   }
   return wire;
 }
@@ -562,8 +573,8 @@ async function chooseKey(ctl, flight, job, holder) {
 async function sendAll(ctl, flight, job, holder) {
   const flow = ctl.flow;
   const { template } = job;
-  if (!template.headers.has(flow.headerName)) {
-    template.headers.set(flow.headerName, await chooseKey(ctl, flight, job, holder));
+  if (!template.headers.has(flow.text(2))) {
+    template.headers.set(flow.text(2), await chooseKey(ctl, flight, job, holder));
   }
   return attempts(ctl, flight, (signal) => {
     const request = new Request(template.clone(), {
@@ -592,7 +603,7 @@ async function sendAll(ctl, flight, job, holder) {
 
 async function runAll(ctl, flight, job, holder) {
   await chooseKey(ctl, flight, { task: job.task }, holder);
-  const key = ctl.flow.key;
+  const key = ctl.flow.text(0);
   return attempts(ctl, flight, (signal, attempt) => {
     let value;
     try {
@@ -618,7 +629,7 @@ async function attempts(ctl, flight, attempt) {
     const controller = new AbortController();
     const onStop = () => controller.abort(flight.reason);
     stopped.addEventListener("abort", onStop, { once: true });
-    const timeoutMs = flow.timeout;
+    const timeoutMs = flow.get(5);
     let timer;
     const timedOut = new Promise((resolve) => {
       if (timeoutMs > 0) {
@@ -643,14 +654,14 @@ async function attempts(ctl, flight, attempt) {
       case WAIT:
         // A response that will not be used: let it go instead of buffering it.
         ended.value?.body?.cancel?.().catch?.(() => {});
-        await until(stopped, sleep(flow.wait));
+        await until(stopped, sleep(flow.get(3)));
         continue;
       case RESOLVE:
         return ended.value;
       case THROW:
         throw ended.value;
       default: {
-        const number = flow.failure;
+        const number = flow.get(4);
         if (number === 5) throw STOPPED;
         const detail = { attempts: flight.attempts };
         if (number === 6) {
@@ -690,7 +701,7 @@ async function lockUntil(signal, request) {
 
 /** Enters the cross-tab protocol for the flight: `{ holder }` to submit, `{ shared }` to settle with another tab's result, `{}` alone. */
 async function enterTabs(ctl, flight) {
-  const name = "submit-guard:" + ctl.flow.name;
+  const name = "submit-guard:" + ctl.flow.text(3);
   const locks = globalThis.navigator?.locks;
   if (!locks || typeof BroadcastChannel !== "function") return {};
   const signal = flight.stop.signal;
@@ -708,8 +719,8 @@ async function enterTabs(ctl, flight) {
   const queue = new AbortController();
   try {
     let lock = await lockUntil(signal, requestLock(locks, name, { ifAvailable: true }));
-    if (lock) return { holder: new Holder(ctl.flow.name, channel, lock) };
-    if ((change(ctl, () => ctl.flow.otherTab(flight.id)) & 15) !== WAIT) throw failure(ctl.flow.failure);
+    if (lock) return { holder: new Holder(ctl.flow.text(3), channel, lock) };
+    if ((change(ctl, () => ctl.flow.otherTab(flight.id)) & 15) !== WAIT) throw failure(ctl.flow.get(4));
     // Queue for the lock and listen: the holder's result usually comes first.
     const granted = requestLock(locks, name, { signal: queue.signal });
     granted.catch(() => {});
@@ -728,7 +739,7 @@ async function enterTabs(ctl, flight) {
       return { shared: done };
     }
     channel.onmessage = null;
-    return { holder: new Holder(ctl.flow.name, channel, lock) };
+    return { holder: new Holder(ctl.flow.text(3), channel, lock) };
   } catch (error) {
     queue.abort();
     channel.close();
@@ -837,7 +848,7 @@ function settleShared(ctl, flight, done) {
     case THROW:
       throw value;
     default: {
-      const number = ctl.flow.failure;
+      const number = ctl.flow.get(4);
       throw failure(number, number === 6 ? { status, response: value } : {});
     }
   }
@@ -1042,7 +1053,7 @@ export function attach(ctl, form, options) {
   form.addEventListener("submit", onSubmit);
   owners.set(form, ctl);
   ctl.forms.set(form, attachment);
-  attachment.sync(ctl.flow.pending);
+  attachment.sync(ctl.flow.get(1));
   return attachment.detach;
 }
 

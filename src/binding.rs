@@ -7,14 +7,11 @@
 //! what to do at each step through a [`Flow`], whose methods answer with the
 //! core's decision as a small number. The driver holds the `Flow`, not the
 //! `SubmitGuard`: freeing the class while a submission runs leaves the
-//! submission (and its `Flow`) intact.
-//!
-//! Borrows of the machine are short and end before any JavaScript runs.
+//! submission (and its `Flow`) intact. No `Flow` method calls into
+//! JavaScript (bar `crypto.getRandomValues`), so none can be re-entered.
 
 use alloc::borrow::ToOwned;
-use alloc::rc::Rc;
 use alloc::string::String;
-use core::cell::RefCell;
 
 use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
@@ -40,6 +37,8 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn attach(driver: &JsValue, form: JsValue, options: JsValue) -> Result<Function, JsValue>;
     fn dispose(driver: &JsValue);
+    /// The guard's `key` (0), `state` (1), `pending` (2) or `attempts` (3).
+    fn read(driver: &JsValue, what: u32) -> JsValue;
     /// Fills `bytes` from `crypto.getRandomValues`.
     fn random(bytes: &mut [u8]);
 }
@@ -57,24 +56,7 @@ const TYPES: &str = include_str!("types.d.ts");
 /// One guarded form: its idempotency key, its in-flight lock, its retries.
 #[wasm_bindgen]
 pub struct SubmitGuard {
-    core: Rc<Core>,
     driver: JsValue,
-}
-
-/// What a guard's class and its driver share.
-struct Core {
-    machine: RefCell<Machine>,
-    options: RefCell<Options>,
-    reader: RefCell<Option<Reader>>,
-    /// Details of the last decision: the wait, the failure.
-    last: RefCell<Last>,
-}
-
-#[derive(Default)]
-struct Last {
-    wait_ms: u64,
-    failure: Option<Failure>,
-    sent_with: Option<Fingerprint>,
 }
 
 #[wasm_bindgen]
@@ -88,38 +70,40 @@ impl SubmitGuard {
         options: Option<Object>,
     ) -> Result<SubmitGuard, JsValue> {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, JsValue::from);
-        let core = Rc::new(Core {
-            machine: RefCell::new(Machine::new(Default::default(), new_key())),
-            options: RefCell::new(Options::default()),
-            reader: RefCell::new(Some(Reader::new())),
-            last: RefCell::new(Last::default()),
-        });
-        let driver = create(Flow { core: core.clone() }, &options)?;
-        Ok(Self { core, driver })
+        let flow = Flow {
+            machine: Machine::new(Default::default(), new_key()),
+            options: Options::default(),
+            reader: Some(Reader::new()),
+            wait_ms: 0,
+            failure: None,
+            sent_with: None,
+        };
+        let driver = create(flow, &options)?;
+        Ok(Self { driver })
     }
 
     /// The current idempotency key: a UUID v4, 36 characters.
     #[wasm_bindgen(getter)]
     pub fn key(&self) -> String {
-        self.core.machine.borrow().key().to_owned()
+        read(&self.driver, 0).as_string().unwrap_or_default()
     }
 
     /// `"idle"`, `"pending"`, `"succeeded"` or `"failed"`.
     #[wasm_bindgen(getter, unchecked_return_type = "SubmitGuardState")]
     pub fn state(&self) -> String {
-        self.core.machine.borrow().state().as_str().to_owned()
+        read(&self.driver, 1).as_string().unwrap_or_default()
     }
 
     /// Whether a submission is in flight.
     #[wasm_bindgen(getter)]
     pub fn pending(&self) -> bool {
-        self.core.machine.borrow().pending()
+        read(&self.driver, 2).is_truthy()
     }
 
     /// Attempts made by the current or last submission.
     #[wasm_bindgen(getter)]
     pub fn attempts(&self) -> u32 {
-        self.core.machine.borrow().attempts()
+        read(&self.driver, 3).as_f64().unwrap_or_default() as u32
     }
 
     /// Sends a request like `fetch`, guarded. POST, PUT, PATCH and DELETE carry
@@ -132,7 +116,11 @@ impl SubmitGuard {
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: Option<RequestInit>,
     ) -> Promise {
-        fetch(&self.driver, input, init.map_or(JsValue::UNDEFINED, Into::into))
+        fetch(
+            &self.driver,
+            input,
+            init.map_or(JsValue::UNDEFINED, Into::into),
+        )
     }
 
     /// Runs a task as one guarded submission (typed in `types.d.ts`).
@@ -197,7 +185,15 @@ impl Drop for SubmitGuard {
 #[doc(hidden)]
 #[wasm_bindgen(skip_typescript)]
 pub struct Flow {
-    core: Rc<Core>,
+    machine: Machine,
+    options: Options,
+    reader: Option<Reader>,
+    /// The wait of the last `WAIT` decision, in ms.
+    wait_ms: u64,
+    /// The failure of the last `REFUSE` or `REJECT` decision.
+    failure: Option<Failure>,
+    /// The fingerprint the key is being sent with.
+    sent_with: Option<Fingerprint>,
 }
 
 // Decisions, as the driver reads them (`js/driver.js` has the same table).
@@ -241,16 +237,22 @@ fn outcome(kind: u32, status: u16, retry_after: Option<String>) -> Outcome {
     }
 }
 
+/// What a submission sends, as the driver joins it: method, URL and
+/// payload, separated by newlines (which neither a method nor a parsed URL
+/// holds). `None` for a `run` task.
+fn identity(what: Option<String>) -> Option<Fingerprint> {
+    let what = what?;
+    let (method, rest) = what.split_once('\n')?;
+    let (url, payload) = rest.split_once('\n')?;
+    Some(key::fingerprint(method, url, payload))
+}
+
+fn flight(id: f64) -> FlightId {
+    FlightId::from_number(id as u64)
+}
+
 #[wasm_bindgen]
 impl Flow {
-    fn read(&self, read: impl FnOnce(&mut Reader) -> Result<(), options::Problem>) -> f64 {
-        let mut reader = self.core.reader.borrow_mut();
-        match reader.as_mut().map(read) {
-            Some(Err(problem)) => problem.code() as f64,
-            _ => 0.0,
-        }
-    }
-
     /// The index of option `name`, or minus the problem's code.
     pub fn option(&self, name: &str) -> f64 {
         match options::index(name) {
@@ -265,52 +267,36 @@ impl Flow {
         OPTIONS.get(ix).map(|(name, _)| (*name).to_owned())
     }
 
-    /// Option `ix` is a string: 0, or the problem's code.
-    pub fn text(&self, ix: usize, value: &str) -> f64 {
-        self.read(|r| r.text(ix, value))
-    }
-
-    /// Option `ix` is a boolean.
-    pub fn flag(&self, ix: usize, value: bool) -> f64 {
-        self.read(|r| r.flag(ix, value))
-    }
-
-    /// Option `ix` is a number.
-    pub fn number(&self, ix: usize, value: f64) -> f64 {
-        self.read(|r| r.number(ix, value))
-    }
-
-    /// Option `ix` is a function.
-    pub fn function(&self, ix: usize) -> f64 {
-        self.read(|r| r.function(ix))
-    }
-
-    /// Option `ix` is an array reporting `length` entries.
-    pub fn list(&self, ix: usize, length: f64) -> f64 {
-        self.read(|r| r.list(ix, length))
-    }
-
-    /// The next entry of the array: a number, or `undefined` for anything
-    /// else.
-    pub fn item(&self, ix: usize, value: Option<f64>) -> f64 {
-        self.read(|r| r.item(ix, value))
-    }
-
-    /// Option `ix` is of a type no option takes.
-    pub fn other(&self, ix: usize) -> f64 {
-        self.read(|r| Err(r.other(ix)))
+    /// Option `ix` given a value of type `ty`: 0 a string (`text`), 1 a
+    /// boolean (`number` 0 or 1), 2 a number, 3 a function, 4 an array of
+    /// `number` entries, 5 its next entry, a number, 6 its next entry, not a
+    /// number, 7 anything else. Answers 0, or the problem's code.
+    pub fn set(&mut self, ix: usize, ty: u32, number: f64, text: Option<String>) -> f64 {
+        let Some(reader) = self.reader.as_mut() else {
+            return 0.0;
+        };
+        let read = match ty {
+            0 => reader.text(ix, text.as_deref().unwrap_or_default()),
+            1 => reader.flag(ix, number != 0.0),
+            2 => reader.number(ix, number),
+            3 => reader.function(ix),
+            4 => reader.list(ix, number),
+            5 => reader.item(ix, Some(number)),
+            6 => reader.item(ix, None),
+            _ => Err(reader.other(ix)),
+        };
+        read.map_or_else(|problem| problem.code() as f64, |()| 0.0)
     }
 
     /// Every option is read: 0, or the code of a problem with `name`.
-    pub fn ready(&self) -> f64 {
-        let Some(reader) = self.core.reader.borrow_mut().take() else {
+    pub fn ready(&mut self) -> f64 {
+        let Some(reader) = self.reader.take() else {
             return 0.0;
         };
         match reader.finish() {
             Ok(options) => {
-                let machine = Machine::new(options.settings.clone(), new_key());
-                *self.core.machine.borrow_mut() = machine;
-                *self.core.options.borrow_mut() = options;
+                self.machine = Machine::new(options.settings.clone(), new_key());
+                self.options = options;
                 0.0
             }
             Err((_, problem)) => problem.code() as f64,
@@ -319,88 +305,44 @@ impl Flow {
 
     /// Continues with `key`, restored from storage (`persist`) with the
     /// fingerprint it was sent with.
-    pub fn restore(&self, key: String, sent_with: Option<String>) {
+    pub fn restore(&mut self, key: String, sent_with: Option<String>) {
         let fingerprint = sent_with.as_deref().and_then(Fingerprint::from_hex);
-        let settings = self.core.options.borrow().settings.clone();
-        *self.core.machine.borrow_mut() =
-            Machine::with_key(settings, KeyLife::restored(key, fingerprint));
+        self.machine = Machine::with_key(
+            self.options.settings.clone(),
+            KeyLife::restored(key, fingerprint),
+        );
     }
 
-    /// The header the key goes in.
-    #[wasm_bindgen(getter, js_name = headerName)]
-    pub fn header_name(&self) -> String {
-        self.core.options.borrow().header_name.clone()
+    /// A number the driver needs: the version that grows on every visible
+    /// change (0), pending (1), the flight in progress (2, 0 for none), the
+    /// last wait in ms (3), the last failure's number (4), the timeout (5),
+    /// `crossTab` (6), `persist` (7), attempts (8).
+    pub fn get(&self, what: u32) -> f64 {
+        let m = &self.machine;
+        let o = &self.options;
+        match what {
+            0 => m.version() as f64,
+            1 => f64::from(u8::from(m.pending())),
+            2 => m.flight().map_or(0.0, |(id, _)| id.number() as f64),
+            3 => self.wait_ms as f64,
+            4 => f64::from(self.failure.map_or(0, failure_number)),
+            5 => f64::from(o.timeout_ms),
+            6 => f64::from(u8::from(o.cross_tab)),
+            7 => f64::from(u8::from(o.persist)),
+            _ => f64::from(m.attempts()),
+        }
     }
 
-    /// The per-attempt timeout in ms (0: none).
-    #[wasm_bindgen(getter)]
-    pub fn timeout(&self) -> u32 {
-        self.core.options.borrow().timeout_ms
-    }
-
-    /// The form's name, with `crossTab` or `persist`.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> Option<String> {
-        self.core.options.borrow().name.clone()
-    }
-
-    /// Whether one tab at a time submits the form.
-    #[wasm_bindgen(getter, js_name = crossTab)]
-    pub fn cross_tab(&self) -> bool {
-        self.core.options.borrow().cross_tab
-    }
-
-    /// Whether the pending key is saved for a reload.
-    #[wasm_bindgen(getter)]
-    pub fn persist(&self) -> bool {
-        self.core.options.borrow().persist
-    }
-
-    /// Grows on every change listeners can see.
-    #[wasm_bindgen(getter)]
-    pub fn version(&self) -> f64 {
-        self.core.machine.borrow().version() as f64
-    }
-
-    /// Whether a submission is in flight.
-    #[wasm_bindgen(getter)]
-    pub fn pending(&self) -> bool {
-        self.core.machine.borrow().pending()
-    }
-
-    /// The flight in progress (0: none).
-    #[wasm_bindgen(getter)]
-    pub fn flight(&self) -> f64 {
-        self.core
-            .machine
-            .borrow()
-            .flight()
-            .map_or(0.0, |(id, _)| id.number() as f64)
-    }
-
-    /// The current key, for storage.
-    #[wasm_bindgen(getter)]
-    pub fn key(&self) -> String {
-        self.core.machine.borrow().key().to_owned()
-    }
-
-    /// The fingerprint the key is being sent with, as hex, for storage.
-    #[wasm_bindgen(getter, js_name = sentWith)]
-    pub fn sent_with(&self) -> Option<String> {
-        self.core.last.borrow().sent_with.map(Fingerprint::to_hex)
-    }
-
-    /// The wait of the last [`WAIT`] decision, in ms.
-    #[wasm_bindgen(getter)]
-    pub fn wait(&self) -> f64 {
-        self.core.last.borrow().wait_ms as f64
-    }
-
-    /// The failure of the last `REFUSE` or `REJECT` decision, as a number
-    /// (the driver's table turns it into a code).
-    #[wasm_bindgen(getter)]
-    pub fn failure(&self) -> u32 {
-        self.core.last.borrow().failure.map_or(0, failure_number)
+    /// A string the driver needs: the key (0), the state (1), the header
+    /// name (2), the form's name (3), the fingerprint being sent, as hex (4).
+    pub fn text(&self, what: u32) -> Option<String> {
+        match what {
+            0 => Some(self.machine.key().to_owned()),
+            1 => Some(self.machine.state().as_str().to_owned()),
+            2 => Some(self.options.header_name.clone()),
+            3 => self.options.name.clone(),
+            _ => self.sent_with.map(Fingerprint::to_hex),
+        }
     }
 
     /// Whether `method` carries the key (all but the safe methods).
@@ -410,36 +352,20 @@ impl Flow {
     }
 
     /// A call wants to submit: `kind` 0 is `fetch`, 1 `run`, 2 an attached
-    /// form; `method`, `url` and `payload` say what (absent for `run`).
-    pub fn begin(
-        &self,
-        kind: u32,
-        method: Option<String>,
-        url: Option<String>,
-        payload: Option<String>,
-    ) -> u32 {
-        let identity = match (&method, &url) {
-            (Some(method), Some(url)) => Some(key::fingerprint(
-                method,
-                url,
-                payload.as_deref().unwrap_or_default(),
-            )),
-            _ => None,
-        };
-        let begin = {
-            let mut machine = self.core.machine.borrow_mut();
-            match kind {
-                1 => machine.submit(Kind::Run, None),
-                2 => machine.submit_form(identity),
-                _ => machine.submit(Kind::Fetch, identity),
-            }
+    /// form; `what` says what (see [`identity`]).
+    pub fn begin(&mut self, kind: u32, what: Option<String>) -> u32 {
+        let identity = identity(what);
+        let begin = match kind {
+            1 => self.machine.submit(Kind::Run, None),
+            2 => self.machine.submit_form(identity),
+            _ => self.machine.submit(Kind::Fetch, identity),
         };
         match begin {
             Begin::Start(_) => START,
             Begin::Share => SHARE,
             Begin::Ignore => IGNORE,
             Begin::Reject(failure) => {
-                self.core.last.borrow_mut().failure = Some(failure);
+                self.failure = Some(failure);
                 REFUSE
             }
         }
@@ -447,66 +373,54 @@ impl Flow {
 
     /// A call came with an already aborted signal: it is refused.
     #[wasm_bindgen(js_name = refuseAborted)]
-    pub fn refuse_aborted(&self) {
-        self.core.machine.borrow_mut().refuse_aborted();
+    pub fn refuse_aborted(&mut self) {
+        self.machine.refuse_aborted();
     }
 
     /// The key flight `id` sends with, as the header value (`None`: the
-    /// flight has ended). `payload` is absent for a `run` task; `mine` says,
-    /// with `persist`, whether the restored key was written by this tab;
-    /// `recorded` and `recorded_with` are the key another tab recorded for
-    /// the form (`crossTab`) and the fingerprint it was sent with.
-    #[allow(clippy::too_many_arguments)]
+    /// flight has ended). `what` is what it sends (absent for a `run` task);
+    /// `mine` (1 or 0; -1 when unknown) says, with `persist`, whether this
+    /// tab wrote the restored key; `recorded` is the key another tab
+    /// recorded for the form and the fingerprint it was sent with, joined by
+    /// a newline (`crossTab`).
     #[wasm_bindgen(js_name = keyFor)]
     pub fn key_for(
-        &self,
+        &mut self,
         id: f64,
-        method: Option<String>,
-        url: Option<String>,
-        payload: Option<String>,
-        mine: Option<bool>,
+        what: Option<String>,
+        mine: f64,
         recorded: Option<String>,
-        recorded_with: Option<String>,
     ) -> Option<String> {
-        let id = FlightId::from_number(id as u64);
-        let payload = match (&method, &url) {
-            (Some(method), Some(url)) => Some(key::fingerprint(
-                method,
-                url,
-                payload.as_deref().unwrap_or_default(),
-            )),
-            _ => None,
-        };
-        let key = {
-            let mut machine = self.core.machine.borrow_mut();
-            if let Some(mine) = mine {
-                machine.restored_owner(id, mine, new_key);
-            }
-            if let Some(recorded) = recorded {
-                let with = recorded_with.as_deref().and_then(Fingerprint::from_hex);
-                machine.adopt_recorded(id, recorded, with, payload);
-            }
-            machine.key_for(id, payload, new_key)?
-        };
-        self.core.last.borrow_mut().sent_with = payload;
-        let quote = self.core.options.borrow().quote_key;
-        Some(key::wire_key(&key, quote))
+        let id = flight(id);
+        let payload = identity(what);
+        let m = &mut self.machine;
+        if mine >= 0.0 {
+            m.restored_owner(id, mine > 0.0, new_key);
+        }
+        if let Some((key, with)) = recorded.as_deref().and_then(|r| r.split_once('\n')) {
+            m.adopt_recorded(id, key.to_owned(), Fingerprint::from_hex(with), payload);
+        }
+        let key = m.key_for(id, payload, new_key)?;
+        self.sent_with = payload;
+        Some(key::wire_key(&key, self.options.quote_key))
     }
 
     /// Flight `id` is about to send an attempt: its number, or 0 to stop.
-    pub fn send(&self, id: f64) -> u32 {
-        let id = FlightId::from_number(id as u64);
-        self.core.machine.borrow_mut().send(id).unwrap_or(0)
+    pub fn send(&mut self, id: f64) -> u32 {
+        self.machine.send(flight(id)).unwrap_or(0)
     }
 
-    fn done(&self, settle: Settle) -> u32 {
-        let state = self.core.machine.borrow().state();
-        let clear = if state == State::Succeeded { CLEAR } else { 0 };
+    fn done(&mut self, settle: Settle) -> u32 {
+        let clear = if self.machine.state() == State::Succeeded {
+            CLEAR
+        } else {
+            0
+        };
         let decision = match settle {
             Settle::Resolve => RESOLVE | BROADCAST,
             Settle::Reject(Failure::Thrown) => THROW | BROADCAST,
             Settle::Reject(failure) => {
-                self.core.last.borrow_mut().failure = Some(failure);
+                self.failure = Some(failure);
                 let broadcast = if failure.is_shared_across_tabs() {
                     BROADCAST
                 } else {
@@ -522,7 +436,7 @@ impl Flow {
     /// `status` (and `retry_after`, the header), 2 a network error, 3 a
     /// timeout, 4 a task's value, 5 a task's error.
     pub fn settle(
-        &self,
+        &mut self,
         id: f64,
         outcome_kind: u32,
         status: u16,
@@ -530,18 +444,14 @@ impl Flow {
         now_ms: f64,
         jitter: f64,
     ) -> u32 {
-        let id = FlightId::from_number(id as u64);
         let outcome = outcome(outcome_kind, status, retry_after);
-        let step = self.core.machine.borrow_mut().settle(
-            id,
-            outcome,
-            now_ms.max(0.0) as u64,
-            jitter,
-            new_key,
-        );
-        match step {
+        let now = now_ms.max(0.0) as u64;
+        match self
+            .machine
+            .settle(flight(id), outcome, now, jitter, new_key)
+        {
             Step::Wait { ms } => {
-                self.core.last.borrow_mut().wait_ms = ms;
+                self.wait_ms = ms;
                 WAIT
             }
             Step::Done(settle) => self.done(settle),
@@ -549,37 +459,32 @@ impl Flow {
     }
 
     /// Flight `id` ends with the outcome another tab reached (`crossTab`).
-    pub fn conclude(&self, id: f64, outcome_kind: u32, status: u16) -> u32 {
-        let id = FlightId::from_number(id as u64);
+    pub fn conclude(&mut self, id: f64, outcome_kind: u32, status: u16) -> u32 {
         let outcome = outcome(outcome_kind, status, None);
-        let settle = self.core.machine.borrow_mut().conclude(id, outcome, new_key);
+        let settle = self.machine.conclude(flight(id), outcome, new_key);
         self.done(settle) & !BROADCAST
     }
 
     /// Another tab is submitting the form (`crossTab`): flight `id` waits
     /// for its result (`WAIT`), or is refused with `CROSS_TAB` (`REJECT`).
     #[wasm_bindgen(js_name = otherTab)]
-    pub fn other_tab(&self, id: f64) -> u32 {
-        let shares = self.core.options.borrow().settings.on_duplicate
-            == crate::core::state::OnDuplicate::Share;
-        if shares {
+    pub fn other_tab(&mut self, id: f64) -> u32 {
+        if self.options.settings.on_duplicate == crate::core::state::OnDuplicate::Share {
             return WAIT;
         }
         self.fail(id, failure_number(Failure::CrossTab))
     }
 
     /// Flight `id` failed outside an attempt with failure number `failure`
-    /// (e.g. 7: the `fetch` option threw; 5: aborted while waiting).
-    pub fn fail(&self, id: f64, failure: u32) -> u32 {
-        let id = FlightId::from_number(id as u64);
+    /// (7: unexpected, e.g. `fetch` resolved with something else; 5:
+    /// aborted; 8: another tab holds the form).
+    pub fn fail(&mut self, id: f64, failure: u32) -> u32 {
         let failure = match failure {
             5 => Failure::Aborted,
             8 => Failure::CrossTab,
-            4 => Failure::Network,
             _ => Failure::Thrown,
         };
-        let step = self.core.machine.borrow_mut().fail(id, failure);
-        match step {
+        match self.machine.fail(flight(id), failure) {
             Step::Done(settle) => self.done(settle) & !BROADCAST,
             Step::Wait { .. } => REJECT,
         }
@@ -587,17 +492,17 @@ impl Flow {
 
     /// Aborts the flight in progress; returns it (0: none).
     #[wasm_bindgen(js_name = abortFlight)]
-    pub fn abort_flight(&self) -> f64 {
-        let ended = self.core.machine.borrow_mut().abort();
-        ended.map_or(0.0, |id| id.number() as f64)
+    pub fn abort_flight(&mut self) -> f64 {
+        self.machine.abort().map_or(0.0, |id| id.number() as f64)
     }
 
     /// Resets: aborts the flight in progress (returned; 0: none) and
-    /// replaces the key. The saved key, if any, is to be cleared.
+    /// replaces the key.
     #[wasm_bindgen(js_name = resetAll)]
-    pub fn reset_all(&self) -> f64 {
+    pub fn reset_all(&mut self) -> f64 {
         let fresh = new_key();
-        let ended = self.core.machine.borrow_mut().reset(fresh);
-        ended.map_or(0.0, |id| id.number() as f64)
+        self.machine
+            .reset(fresh)
+            .map_or(0.0, |id| id.number() as f64)
     }
 }

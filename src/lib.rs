@@ -8,7 +8,6 @@
         clippy::panic
     )
 )]
-
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;

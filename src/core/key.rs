@@ -81,10 +81,7 @@ pub struct Fingerprint(pub u64);
 impl Fingerprint {
     /// The fingerprint as 16 lower-case hex digits, for storage.
     pub fn to_hex(self) -> String {
-        (0..16)
-            .rev()
-            .map(|i| hex(self.0 >> (i * 4)))
-            .collect()
+        (0..16).rev().map(|i| hex(self.0 >> (i * 4))).collect()
     }
 
     /// Parses what [`Fingerprint::to_hex`] wrote.

@@ -369,7 +369,11 @@ mod tests {
         assert!(!o.quote_key && !o.fetch && !o.cross_tab && !o.persist);
         let s = &o.settings;
         assert_eq!(
-            (s.policy.retries, s.policy.backoff_ms, s.policy.max_backoff_ms),
+            (
+                s.policy.retries,
+                s.policy.backoff_ms,
+                s.policy.max_backoff_ms
+            ),
             (2, 300, 5_000)
         );
         assert_eq!(s.policy.max_retry_after_ms, 60_000);
@@ -393,7 +397,13 @@ mod tests {
         );
         assert_eq!(index("speed"), Err(Problem::Unknown { suggestion: None }));
         assert_eq!(index(""), Err(Problem::Unknown { suggestion: None }));
-        assert_eq!(Problem::Unknown { suggestion: Some(2) }.code(), 1 | (3 << 8));
+        assert_eq!(
+            Problem::Unknown {
+                suggestion: Some(2)
+            }
+            .code(),
+            1 | (3 << 8)
+        );
         assert_eq!(Problem::Unknown { suggestion: None }.code(), 1);
     }
 
@@ -410,7 +420,8 @@ mod tests {
         }
         r.number(ix("backoffMs"), 0.0).unwrap();
         r.number(ix("maxBackoffMs"), 100.0).unwrap();
-        r.number(ix("maxRetryAfterMs"), f64::from(MAX_TIMER_MS)).unwrap();
+        r.number(ix("maxRetryAfterMs"), f64::from(MAX_TIMER_MS))
+            .unwrap();
         r.text(ix("onDuplicate"), "reject").unwrap();
         r.flag(ix("throwHttpErrors"), false).unwrap();
         r.function(ix("fetch")).unwrap();
@@ -424,7 +435,12 @@ mod tests {
         );
         let p = &o.settings.policy;
         assert_eq!(
-            (p.retries, p.backoff_ms, p.max_backoff_ms, p.max_retry_after_ms),
+            (
+                p.retries,
+                p.backoff_ms,
+                p.max_backoff_ms,
+                p.max_retry_after_ms
+            ),
             (10, 0, 100, MAX_TIMER_MS)
         );
         assert!(p.retry_on.contains(503) && p.retry_on.contains(100) && p.retry_on.contains(599));
@@ -466,7 +482,10 @@ mod tests {
             }
             let field = format!("{:?}", r.finish().unwrap());
             assert_ne!(field, format!("{:?}", Options::default()), "{name}");
-            assert!(!seen.contains(&field), "{name} lands in another option's field");
+            assert!(
+                !seen.contains(&field),
+                "{name} lands in another option's field"
+            );
             seen.push(field);
         }
     }
@@ -476,20 +495,42 @@ mod tests {
         let mut r = Reader::new();
         assert_eq!(
             r.text(ix("retries"), "2"),
-            Err(Problem::Type { expected: Type::Number })
+            Err(Problem::Type {
+                expected: Type::Number
+            })
         );
         assert_eq!(
             r.number(ix("quoteKey"), 1.0),
-            Err(Problem::Type { expected: Type::Flag })
+            Err(Problem::Type {
+                expected: Type::Flag
+            })
         );
         assert_eq!(
             r.flag(ix("fetch"), true),
-            Err(Problem::Type { expected: Type::Function })
+            Err(Problem::Type {
+                expected: Type::Function
+            })
         );
-        assert_eq!(r.other(ix("retryOn")), Problem::Type { expected: Type::Numbers });
-        assert_eq!(r.function(ix("name")), Err(Problem::Type { expected: Type::Text }));
+        assert_eq!(
+            r.other(ix("retryOn")),
+            Problem::Type {
+                expected: Type::Numbers
+            }
+        );
+        assert_eq!(
+            r.function(ix("name")),
+            Err(Problem::Type {
+                expected: Type::Text
+            })
+        );
         assert_eq!(r.list(99, 1.0), Err(Problem::Unknown { suggestion: None }));
-        assert_eq!(Problem::Type { expected: Type::Numbers }.code(), 2 | (4 << 8));
+        assert_eq!(
+            Problem::Type {
+                expected: Type::Numbers
+            }
+            .code(),
+            2 | (4 << 8)
+        );
     }
 
     #[test]
@@ -499,13 +540,34 @@ mod tests {
             (r().number(RETRIES, 11.0), Problem::Integer { max: 10 }),
             (r().number(RETRIES, -1.0), Problem::Integer { max: 10 }),
             (r().number(RETRIES, 1.5), Problem::Integer { max: 10 }),
-            (r().number(TIMEOUT_MS, f64::NAN), Problem::Integer { max: MAX_TIMER_MS }),
-            (r().number(TIMEOUT_MS, f64::INFINITY), Problem::Integer { max: MAX_TIMER_MS }),
-            (r().number(TIMEOUT_MS, f64::NEG_INFINITY), Problem::Integer { max: MAX_TIMER_MS }),
-            (r().number(TIMEOUT_MS, 2_147_483_648.0), Problem::Integer { max: MAX_TIMER_MS }),
-            (r().number(BACKOFF_MS, -5.0), Problem::Integer { max: MAX_TIMER_MS }),
-            (r().number(MAX_BACKOFF_MS, 0.1), Problem::Integer { max: MAX_TIMER_MS }),
-            (r().number(MAX_RETRY_AFTER_MS, -1.0), Problem::Integer { max: MAX_TIMER_MS }),
+            (
+                r().number(TIMEOUT_MS, f64::NAN),
+                Problem::Integer { max: MAX_TIMER_MS },
+            ),
+            (
+                r().number(TIMEOUT_MS, f64::INFINITY),
+                Problem::Integer { max: MAX_TIMER_MS },
+            ),
+            (
+                r().number(TIMEOUT_MS, f64::NEG_INFINITY),
+                Problem::Integer { max: MAX_TIMER_MS },
+            ),
+            (
+                r().number(TIMEOUT_MS, 2_147_483_648.0),
+                Problem::Integer { max: MAX_TIMER_MS },
+            ),
+            (
+                r().number(BACKOFF_MS, -5.0),
+                Problem::Integer { max: MAX_TIMER_MS },
+            ),
+            (
+                r().number(MAX_BACKOFF_MS, 0.1),
+                Problem::Integer { max: MAX_TIMER_MS },
+            ),
+            (
+                r().number(MAX_RETRY_AFTER_MS, -1.0),
+                Problem::Integer { max: MAX_TIMER_MS },
+            ),
             (r().text(HEADER_NAME, ""), Problem::Token),
             (r().text(HEADER_NAME, "Idem Key"), Problem::Token),
             (r().text(HEADER_NAME, "Schlüssel"), Problem::Token),
@@ -520,17 +582,31 @@ mod tests {
         status.list(RETRY_ON, 2.0).unwrap();
         status.item(RETRY_ON, Some(503.0)).unwrap();
         for bad in [99.0, 600.0, 503.5, f64::NAN, -0.5] {
-            assert_eq!(status.item(RETRY_ON, Some(bad)), Err(Problem::Status), "{bad}");
+            assert_eq!(
+                status.item(RETRY_ON, Some(bad)),
+                Err(Problem::Status),
+                "{bad}"
+            );
         }
         assert_eq!(
             status.item(RETRY_ON, None),
-            Err(Problem::Type { expected: Type::Numbers })
+            Err(Problem::Type {
+                expected: Type::Numbers
+            })
         );
     }
 
     #[test]
     fn arrays_are_refused_from_their_length_before_any_entry() {
-        for length in [501.0, 2f64.powi(27), 2f64.powi(28), 2f64.powi(32) - 1.0, f64::NAN, -1.0, 1.5] {
+        for length in [
+            501.0,
+            2f64.powi(27),
+            2f64.powi(28),
+            2f64.powi(32) - 1.0,
+            f64::NAN,
+            -1.0,
+            1.5,
+        ] {
             let mut r = Reader::new();
             assert_eq!(
                 r.list(RETRY_ON, length),

@@ -5,8 +5,6 @@
 //! exponential backoff with full jitter, unless the server sent `Retry-After`;
 //! a `Retry-After` longer than `maxRetryAfterMs` stops the retries instead.
 
-use alloc::vec::Vec;
-
 /// The retry settings of a guard, already validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -119,63 +117,43 @@ impl RetryAfter {
 /// the IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) senders use, and the two
 /// obsolete forms recipients must still accept, RFC 850
 /// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
-/// The day name is not checked against the date; a date before 1970 is 0.
+/// Lenient about spacing and the day name (not checked against the date);
+/// strict about the fields. A date before 1970 is 0.
 pub fn http_date_seconds(value: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month_of = |name: &str| MONTHS.iter().position(|m| *m == name).map(|i| i as u32 + 1);
-    let number = |text: &str, digits: core::ops::RangeInclusive<usize>| -> Option<u32> {
-        (digits.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| text.parse().ok())
-            .flatten()
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+    let month_of = |t: &str| {
+        MONTHS
+            .chunks(3)
+            .position(|m| m == t.as_bytes())
+            .map(|i| i as u32 + 1)
     };
-    let time = |text: &str| -> Option<u32> {
-        let mut parts = text.split(':');
-        let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
+    let mut t = value.split([' ', ',', '-', ':']).filter(|t| !t.is_empty());
+    t.next()?; // the day name
+    let first = t.next()?;
+    let (year, month, day, h, m, s);
+    if let Some(named) = month_of(first) {
+        // asctime: "Nov  6 08:49:37 1994"
+        month = named;
+        day = number(t.next()?)?;
+        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
+        year = number(t.next()?).filter(|y| *y >= 1000)?;
+    } else {
+        // IMF-fixdate "06 Nov 1994 08:49:37 GMT", RFC 850 "06-Nov-94 …"
+        day = number(first)?;
+        month = month_of(t.next()?)?;
+        let y = t.next()?;
+        year = match (y.len(), number(y)?) {
+            (4, y) => y,
+            // A two-digit year more than 50 years ahead is in the past.
+            (2, y) if y < 70 => 2000 + y,
+            (2, y) => 1900 + y,
+            _ => return None,
+        };
+        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
+        if t.next()? != "GMT" {
             return None;
         }
-        let (h, m, s) = (number(h, 2..=2)?, number(m, 2..=2)?, number(s, 2..=2)?);
-        // 60 is a leap second, which the date arithmetic below folds over.
-        (h < 24 && m < 60 && s <= 60).then_some(h * 3600 + m * 60 + s)
-    };
-    let words: Vec<&str> = value.split(' ').collect();
-    let (year, month, day, seconds) = match words.as_slice() {
-        // IMF-fixdate: "Sun," "06" "Nov" "1994" "08:49:37" "GMT"
-        [weekday, day, month, year, clock, "GMT"] if weekday.ends_with(',') => (
-            number(year, 4..=4)?,
-            month_of(month)?,
-            number(day, 2..=2)?,
-            time(clock)?,
-        ),
-        // RFC 850: "Sunday," "06-Nov-94" "08:49:37" "GMT"
-        [weekday, date, clock, "GMT"] if weekday.ends_with(',') => {
-            let mut parts = date.split('-');
-            let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
-            if parts.next().is_some() {
-                return None;
-            }
-            let year = number(year, 2..=2)?;
-            // A two-digit year more than 50 years ahead is in the past.
-            let year = if year < 70 { 2000 + year } else { 1900 + year };
-            (year, month_of(month)?, number(day, 2..=2)?, time(clock)?)
-        }
-        // asctime: "Sun" "Nov" "" "6" "08:49:37" "1994" or "Sun" "Nov" "16" …
-        [_, month, "", day, clock, year] => (
-            number(year, 4..=4)?,
-            month_of(month)?,
-            number(day, 1..=1)?,
-            time(clock)?,
-        ),
-        [_, month, day, clock, year] => (
-            number(year, 4..=4)?,
-            month_of(month)?,
-            number(day, 2..=2)?,
-            time(clock)?,
-        ),
-        _ => return None,
-    };
+    }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days_in_month = match month {
         2 if leap => 29,
@@ -183,11 +161,18 @@ pub fn http_date_seconds(value: &str) -> Option<u64> {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     };
-    if day == 0 || day > days_in_month {
+    // 60 is a leap second, which the arithmetic below folds over.
+    if t.next().is_some() || day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    let at = days_from_civil(year, month, day) * 86_400 + i64::from(seconds);
+    let at = days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s);
     Some(u64::try_from(at).unwrap_or(0))
+}
+
+/// One to four decimal digits.
+fn number(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.len() <= 4 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
 }
 
 /// Days from 1970-01-01 to the given date (negative before it), after
@@ -372,11 +357,14 @@ mod tests {
         assert_eq!(http_date_seconds("Sun, 06 Nov 1994 08:49:37 GMT"), t);
         assert_eq!(http_date_seconds("Sunday, 06-Nov-94 08:49:37 GMT"), t);
         assert_eq!(http_date_seconds("Sun Nov  6 08:49:37 1994"), t);
+        assert_eq!(http_date_seconds("Sun Nov 6 08:49:37 1994"), t);
         assert_eq!(http_date_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(http_date_seconds("Tue, 29 Feb 2000 00:00:00 GMT"), Some(951_782_400));
+        assert_eq!(
+            http_date_seconds("Tue, 29 Feb 2000 00:00:00 GMT"),
+            Some(951_782_400)
+        );
         for bad in [
             "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 6 Nov 1994 08:49:37 GMT",
             "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 31 Nov 1994 08:49:37 GMT",
             "Mon, 29 Feb 1999 00:00:00 GMT",
@@ -384,7 +372,9 @@ mod tests {
             "Sun, 06 Nov 1994 08:49 GMT",
             "Sun, 06 Nov 1994 08:49:37:00 GMT",
             "Sun, 06 Nov +994 08:49:37 GMT",
-            "Sun Nov 6 08:49:37 1994",
+            "Sun Nov  6 08:49:37 94",
+            "Sun, 06 Nov 19940 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT extra",
         ] {
             assert_eq!(http_date_seconds(bad), None, "{bad:?}");
         }

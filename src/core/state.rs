@@ -385,7 +385,9 @@ impl Machine {
         sent_with: Option<Fingerprint>,
         payload: Option<Fingerprint>,
     ) -> bool {
-        sent_with.is_some() && sent_with == payload && self.adopt(id, KeyLife::restored(key, payload))
+        sent_with.is_some()
+            && sent_with == payload
+            && self.adopt(id, KeyLife::restored(key, payload))
     }
 
     /// The key for flight `id` to send its payload with, or `None` if the

@@ -582,7 +582,10 @@ fn only_the_same_submission_shares_the_flight() {
     };
     let (mut m, _) = machine(reject);
     start(&mut m, Kind::Fetch);
-    assert_eq!(m.submit(Kind::Fetch, None), Begin::Reject(Failure::Duplicate));
+    assert_eq!(
+        m.submit(Kind::Fetch, None),
+        Begin::Reject(Failure::Duplicate)
+    );
     assert_eq!(m.submit(Kind::Fetch, FP2), Begin::Reject(Failure::Busy));
 }
 
@@ -615,7 +618,11 @@ fn a_pre_aborted_call_leaves_failed_unless_a_flight_runs() {
     assert!(m.version() > v, "listeners hear it");
     let id = start(&mut m, Kind::Fetch);
     m.refuse_aborted();
-    assert_eq!(m.flight(), Some((id, Kind::Fetch)), "the flight is untouched");
+    assert_eq!(
+        m.flight(),
+        Some((id, Kind::Fetch)),
+        "the flight is untouched"
+    );
     assert_eq!(m.state(), State::Pending);
 }
 
