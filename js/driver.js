@@ -931,8 +931,9 @@ async function claimIdentity() {
 const owners = new WeakMap();
 const saved = new WeakMap();
 // The buttons' state as the page left it, taken before any of the page's own
-// submit listeners run (a capture listener on the document).
-let snapshot = null;
+// submit listeners run (a capture listener on the document), for the submit
+// being dispatched.
+const snapshots = new WeakMap();
 const watchedDocuments = new WeakSet();
 
 function watchSubmits(document) {
@@ -943,11 +944,7 @@ function watchSubmits(document) {
     (event) => {
       const form = event.target;
       if (!owners.has(form)) return;
-      snapshot = { form, buttons: new Map(submitButtons(form).map((b) => [b, b.disabled])), busy: form.getAttribute("aria-busy") };
-      // Dropped once this dispatch is over.
-      queueMicrotask(() => {
-        if (snapshot?.form === form) snapshot = null;
-      });
+      snapshots.set(form, { buttons: new Map(submitButtons(form).map((b) => [b, b.disabled])), busy: form.getAttribute("aria-busy") });
     },
     true,
   );
@@ -993,10 +990,10 @@ export function attach(ctl, form, options) {
   if (owners.has(form)) throw new SubmitGuardError("ATTACHED", "submit-guard: " + MESSAGES.ATTACHED);
   watchSubmits(form.ownerDocument);
   let busy = null;
+  let before = null;
   const attachment = {
     sync(pending) {
       if (pending && !busy) {
-        const before = snapshot?.form === form ? snapshot : null;
         busy = submitButtons(form);
         for (const button of busy) {
           if (!saved.has(button)) saved.set(button, before?.buttons.has(button) ? before.buttons.get(button) : button.disabled);
@@ -1037,6 +1034,8 @@ export function attach(ctl, form, options) {
     const method = over("formmethod", "formMethod") ?? form.method;
     if (method.toLowerCase() === "dialog") return; // closes a dialog; not a request
     event.preventDefault();
+    before = snapshots.get(form) ?? null;
+    snapshots.delete(form);
     let sent;
     try {
       const [url, init] = formRequest(form, submitter, method, over("formaction", "formAction") ?? form.action, over("formenctype", "formEnctype") ?? form.enctype, headers);
@@ -1044,6 +1043,7 @@ export function attach(ctl, form, options) {
     } catch (error) {
       sent = Promise.reject(error);
     }
+    before = null;
     // null: a submit while one is in flight sends nothing and dispatches nothing.
     sent?.then(
       (response) => dispatch(form, "submitguard:success", { response }),
