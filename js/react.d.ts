@@ -6,6 +6,9 @@ import type { SubmitGuard, SubmitGuardOptions } from "./submit_guard.js";
  * garbage collector instead while it is pending or failed, since hiding in
  * `<Activity>` looks like an unmount and its key must survive). The component
  * re-renders whenever the guard's `state`, `pending`, `key` or `attempts`
- * change. `options` are read on the first render only.
+ * change. `options` are read when the guard is made: on the first render,
+ * and again when `name` changes (a new name is a new form, with a new guard).
+ * A key rendered on the server differs from the client's: render it on the
+ * client only.
  */
 export function useSubmitGuard(options?: SubmitGuardOptions): SubmitGuard;

@@ -28,6 +28,7 @@ function create(options) {
   const guard = new SubmitGuard(options);
   const holder = {
     guard,
+    name: options?.name,
     freed: false,
     freeTimer: undefined,
     snapshot: read(guard),
@@ -55,12 +56,19 @@ function freeUnlessNeeded(holder) {
  * garbage collector instead while it is pending or failed, since hiding in
  * `<Activity>` looks like an unmount and its key must survive). The component
  * re-renders whenever the guard's `state`, `pending`, `key` or `attempts`
- * change. `options` are read on the first render only.
+ * change. `options` are read when the guard is made: on the first render,
+ * and again when `name` changes (a new name is a new form, with a new guard).
+ *
+ * Server rendering: a guard made on the server has its own key, so render
+ * `guard.key` only on the client (in an effect, or with
+ * `suppressHydrationWarning`); `state`, `pending` and `attempts` match.
  */
 export function useSubmitGuard(options) {
   const ref = useRef(null);
   const [, renew] = useReducer((n) => n + 1, 0);
-  if (ref.current === null || ref.current.freed) ref.current = create(options);
+  // A new `name` is a new form: a new guard (the old one is left to the
+  // garbage collector, as a pending one must be).
+  if (ref.current === null || ref.current.freed || ref.current.name !== options?.name) ref.current = create(options);
   const holder = ref.current;
 
   useEffect(() => {
