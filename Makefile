@@ -12,7 +12,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 SERVER := target/debug/submit-guard-server
 CHROMEDRIVER = $(shell command -v chromedriver)
 
-.PHONY: test demo bench setup lint test-native test-browser test-e2e pkg server www clean
+.PHONY: test demo bench setup lint test-native test-browser test-e2e pkg size server www clean
 
 test: setup lint test-native test-browser test-e2e
 
@@ -23,6 +23,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p submit-guard --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p submit-guard --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	RUSTDOCFLAGS="-D warnings" cargo doc -p submit-guard --no-deps --quiet --target wasm32-unknown-unknown
 
@@ -37,8 +38,14 @@ test-browser: server
 	scripts/with-server.sh $(SERVER) --store memory --test-mode -- \
 	  wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) -- --test browser
 
+# The npm package in pkg/ (one ES module, the wasm embedded); ends with the
+# size budget, so a package over budget fails the build.
 pkg:
 	scripts/build-pkg.sh
+
+# The size budget alone, for the package already in pkg/.
+size:
+	node scripts/size-budget.mjs pkg
 
 # The React demo (www/, Vite) into www/dist, against the package in pkg/.
 www: pkg

@@ -812,11 +812,17 @@ async fn a_different_submission_in_flight_is_refused_as_busy_never_shared() {
     assert_eq!(code(&settle(other_payload).await.unwrap_err()), "BUSY");
     assert_eq!(code(&settle(other_url).await.unwrap_err()), "BUSY");
     let shared = json(&settle(same).await.unwrap()).await;
-    assert_eq!(prop(&created, "id"), prop(&shared, "id"), "the same submission shares");
+    assert_eq!(
+        prop(&created, "id"),
+        prop(&shared, "id"),
+        "the same submission shares"
+    );
     assert_eq!(seen(&t).await.len(), 1);
     assert_eq!(sessions(&t).await, 0);
     // Nothing was left behind: the refused payload goes out on its own.
-    let again = settle(fetch(&g, &orgs, post(&twenty_five, &[]))).await.unwrap();
+    let again = settle(fetch(&g, &orgs, post(&twenty_five, &[])))
+        .await
+        .unwrap();
     assert_eq!(prop(&again, "status").as_f64(), Some(201.0));
     assert_eq!(seen(&t).await.len(), 2);
 }
@@ -831,7 +837,9 @@ async fn a_pre_aborted_signal_sends_nothing_and_leaves_the_state_failed() {
     controller.abort_with_reason(&JsValue::from("gone"));
     let init = post(&table(&t), &[]);
     init.set_signal(Some(&controller.signal()));
-    let error = settle(fetch(&g, &sessions_url(&t), init)).await.unwrap_err();
+    let error = settle(fetch(&g, &sessions_url(&t), init))
+        .await
+        .unwrap_err();
     assert_eq!(code(&error), "ABORTED");
     assert_eq!(prop(&error, "cause").as_string().as_deref(), Some("gone"));
     assert_eq!(
