@@ -1,4 +1,4 @@
-import type { SubmitGuard, SubmitGuardOptions } from "./submit_guard.js";
+import type { SubmitGuard, SubmitGuardContext, SubmitGuardOptions } from "./submit_guard.js";
 
 /**
  * A `SubmitGuard` for this component: created once per component instance,
@@ -12,3 +12,15 @@ import type { SubmitGuard, SubmitGuardOptions } from "./submit_guard.js";
  * client only.
  */
 export function useSubmitGuard(options?: SubmitGuardOptions): SubmitGuard;
+
+/**
+ * `useActionState` for React 19 actions, with the lock taken when the action
+ * is dispatched: a burst of same-tick submissions sends one request, its
+ * repeats joining the one in flight. `action` sends with `context.key`.
+ * Returns `[state, dispatch, isPending, guard]`.
+ */
+export function useGuardedActionState<State, Payload>(
+  action: (previousState: Awaited<State>, payload: Payload, context: SubmitGuardContext) => State | Promise<State>,
+  initialState: Awaited<State>,
+  options?: SubmitGuardOptions,
+): [state: Awaited<State>, dispatch: (payload: Payload) => void, isPending: boolean, guard: SubmitGuard];

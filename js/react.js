@@ -13,7 +13,7 @@
 // freed by the hook (the garbage collector frees it once the component is
 // gone), and a guard that was freed while hidden is replaced by a new one
 // when the component renders or shows again, instead of being used freed.
-import { useEffect, useReducer, useRef, useSyncExternalStore } from "react";
+import { startTransition, useActionState, useCallback, useEffect, useReducer, useRef, useSyncExternalStore } from "react";
 import { SubmitGuard } from "./submit_guard.js";
 
 function read(guard) {
@@ -88,4 +88,38 @@ export function useSubmitGuard(options) {
 
   useSyncExternalStore(holder.subscribe, holder.getSnapshot, holder.getSnapshot);
   return holder.guard;
+}
+
+/**
+ * `useActionState` for React 19 actions, guarded: the lock is taken when the
+ * action is *dispatched* (a `<form action>` submit, a call of the returned
+ * dispatch), not when React gets round to running it, so a burst of
+ * submissions in one tick sends one request. The burst's repeats join the
+ * submission in flight (a `run`): React still runs each queued action, and
+ * each settles with the one result.
+ *
+ * `action(previousState, payload, { key, signal, attempt })` sends the
+ * request itself with `key` in its `Idempotency-Key` header; it is retried
+ * with the same key like any `run` task. Returns
+ * `[state, dispatch, isPending, guard]`.
+ */
+export function useGuardedActionState(action, initialState, options) {
+  const guard = useSubmitGuard(options);
+  const latest = useRef(action);
+  latest.current = action;
+  const [state, dispatch, isPending] = useActionState(async (previous, { open, result }) => {
+    open(previous);
+    return result;
+  }, initialState);
+  const guarded = useCallback(
+    (payload) => {
+      let open;
+      const opened = new Promise((resolve) => (open = resolve));
+      // Synchronous: the lock is taken here, in the submit's own tick.
+      const result = guard.run((context) => opened.then((previous) => latest.current(previous, payload, context)));
+      startTransition(() => dispatch({ open, result }));
+    },
+    [guard, dispatch],
+  );
+  return [state, guarded, isPending, guard];
 }
