@@ -175,7 +175,8 @@ function readOption(flow, name, ix, value) {
       }
       // The core refuses a length it cannot take before any entry is read.
       problem = flow.set(ix, 4, typeof length === "number" ? length : NaN);
-      if (problem) throw optionError(flow, name, problem, length);
+      // Too long: the message gives the length; another option: the array.
+      if (problem) throw optionError(flow, name, problem, problem % 256 === 9 ? length : value);
       for (let i = 0; i < length; i++) {
         let item;
         try {

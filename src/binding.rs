@@ -352,7 +352,7 @@ impl Flow {
     }
 
     /// A call wants to submit: `kind` 0 is `fetch`, 1 `run`, 2 an attached
-    /// form; `what` says what (see [`identity`]).
+    /// form; `what` says what: method, URL and payload joined by newlines.
     pub fn begin(&mut self, kind: u32, what: Option<String>) -> u32 {
         let identity = identity(what);
         let begin = match kind {

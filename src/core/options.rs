@@ -11,7 +11,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 use super::retry::DEFAULT_RETRY_ON;
 use super::retry::StatusSet;
 use super::state::{OnDuplicate, Settings};
@@ -54,11 +54,11 @@ const HEADER_NAME: usize = 0;
 const QUOTE_KEY: usize = 1;
 const TIMEOUT_MS: usize = 2;
 const RETRIES: usize = 3;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 const RETRY_ON: usize = 4;
 const BACKOFF_MS: usize = 5;
 const MAX_BACKOFF_MS: usize = 6;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 const MAX_RETRY_AFTER_MS: usize = 7;
 const ON_DUPLICATE: usize = 8;
 const THROW_HTTP_ERRORS: usize = 9;

@@ -152,6 +152,7 @@ test("hostile options: a clear error naming the option, no trap, and the next gu
       "an unknown option": () => ({ retryon: [503] }),
       "crossTab without name": () => ({ crossTab: true }),
       "an array": () => [1, 2],
+      "an array for a number": () => ({ retries: [1] }),
       "a string": () => "fast",
     };
     const out = {};
@@ -190,6 +191,7 @@ test("hostile options: a clear error naming the option, no trap, and the next gu
   assert.match(results["timeoutMs NaN"].message, /`timeoutMs` must be an integer from 0 to 2147483647, got NaN/);
   assert.match(results["a huge bad header name"].message, /`headerName` must be a non-empty HTTP token/);
   assert.match(results["an unknown option"].message, /did you mean `retryOn`\?/);
+  assert.match(results["an array for a number"].message, /`retries` must be a number, got an array$/);
   assert.match(results["crossTab without name"].message, /`name` is required when `crossTab` is on/);
   assert.deepEqual(page.errors, []);
 });
@@ -287,4 +289,40 @@ test("free() from a listener while fetch runs: no error, the submission settles,
   assert.equal((await server.requests("t=free")).length, 1);
   assert.deepEqual(page.console.filter((m) => m.includes("listener threw")), []);
   assert.deepEqual(page.errors, []);
+});
+
+test("synchronous compilation on the main thread takes a module 64 times the size of ours", async () => {
+  // The package compiles its wasm with `new WebAssembly.Module` in the first
+  // constructor. Chromium once refused that on the main thread above 4 KB;
+  // check the headroom: a module of 64× the package's wasm compiles there.
+  const ours = Buffer.from((await import("node:fs")).readFileSync(join(ROOT, "pkg/submit_guard.js"), "utf8").match(/const WASM = "([^"]*)"/)[1], "base64").length;
+  const size = ours * 64;
+  const compiled = await page.evaluate((size) => {
+    const leb = (n) => {
+      const out = [];
+      do {
+        let byte = n & 0x7f;
+        n >>>= 7;
+        if (n) byte |= 0x80;
+        out.push(byte);
+      } while (n);
+      return out;
+    };
+    // A valid, empty module carrying one custom section of `size` bytes.
+    const name = [1, 0x78];
+    const body = new Uint8Array(size);
+    const section = [0, ...leb(name.length + size), ...name];
+    const bytes = new Uint8Array(8 + section.length + size);
+    bytes.set([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    bytes.set(section, 8);
+    bytes.set(body, 8 + section.length);
+    try {
+      new WebAssembly.Module(bytes);
+      return bytes.length;
+    } catch (error) {
+      return String(error);
+    }
+  }, size);
+  assert.equal(typeof compiled, "number", String(compiled));
+  assert.ok(compiled > ours * 64);
 });
