@@ -9,8 +9,11 @@
 // pageshow, attach(form) — and reports each outcome back as an event, a
 // method call on the flow that answers with the next decision.
 //
-// It imports nothing: data flows from the class (src/binding.rs) to here,
-// and from here into the flow's methods.
+// It imports only canonical.js (what "the same payload" is, shared with the
+// server): data flows from the class (src/binding.rs) to here, and from here
+// into the flow's methods.
+
+import { canonicalPayload } from "./canonical.js";
 
 // The core's decisions (src/binding.rs has the same table).
 const START = 1;
@@ -370,24 +373,14 @@ function methodOf(input, init) {
 let requests = 0;
 
 // The payload as the fingerprint reads it: the one place that says what
-// "the same payload" is. `read` also reads the contents of blobs and files
-// (asynchronously); without it they count by size, type and name.
-function payloadOf(body, read) {
-  if (body === undefined || body === null) return "";
-  if (typeof body === "string") return "T" + body;
-  if (typeof URLSearchParams === "function" && body instanceof URLSearchParams) return "T" + body;
-  if (typeof FormData === "function" && body instanceof FormData) {
-    const parts = [];
-    for (const [name, value] of body) {
-      const field = `${name.length}:${name}`;
-      if (typeof value === "string") parts.push(`f${field}${value.length}:${value}`);
-      else {
-        const blob = blobOf(value, read);
-        parts.push(typeof blob === "string" ? "b" + field + blob : blob.then((b) => "b" + field + b));
-      }
-    }
-    return parts.some((p) => typeof p !== "string") ? Promise.all(parts).then((p) => "F" + p.join("")) : "F" + parts.join("");
-  }
+// "the same payload" is. JSON, URL-encoded forms, FormData and text are put
+// in the canonical form the server compares (canonical.js: reordered keys,
+// whitespace and reordered pairs are the same payload). Blobs, which that
+// cannot read synchronously, count by size, type and name, and with `read`
+// (asynchronously) by their contents too.
+function payloadOf(body, read, contentType) {
+  const canonical = canonicalPayload(body, contentType);
+  if (canonical) return canonical.form + ":" + canonical.text;
   if (typeof Blob === "function" && body instanceof Blob) {
     const blob = blobOf(body, read);
     return typeof blob === "string" ? "B" + blob : blob.then((b) => "B" + b);
@@ -426,17 +419,19 @@ function prepare(input, init) {
     identity = "R" + ++requests;
     full = requestPayload(copy);
   } else {
-    identity = payloadOf(body, false);
-    full = payloadOf(body, true);
+    const type = template.headers.get("content-type");
+    identity = payloadOf(body, false, type);
+    full = payloadOf(body, true, type);
   }
   return { template, method, url: template.url, identity, full, signal: init?.signal ?? (isRequest ? input.signal : undefined) };
 }
 
 async function requestPayload(request) {
-  if ((request.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data")) {
-    return payloadOf(await request.formData(), true);
+  const type = request.headers.get("content-type");
+  if ((type ?? "").toLowerCase().startsWith("multipart/form-data")) {
+    return payloadOf(await request.formData(), true, type);
   }
-  return "A" + binary(new Uint8Array(await request.arrayBuffer()));
+  return payloadOf(await request.arrayBuffer(), true, type);
 }
 
 function fetchOf(ctl) {

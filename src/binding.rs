@@ -43,6 +43,16 @@ extern "C" {
     fn random(bytes: &mut [u8]);
 }
 
+// The canonical payload (`js/canonical.js`, the server's definition of "the
+// same payload"), which the driver imports. Declared here so that
+// wasm-bindgen ships the file beside the driver; Rust never calls it.
+#[wasm_bindgen(module = "/js/canonical.js")]
+extern "C" {
+    #[allow(dead_code)]
+    #[wasm_bindgen(js_name = canonicalPayload)]
+    fn canonical_payload(body: &JsValue, content_type: &JsValue) -> JsValue;
+}
+
 /// A fresh key from the platform's cryptographic random source.
 fn new_key() -> String {
     let mut bytes = [0u8; 16];

@@ -326,3 +326,28 @@ test("synchronous compilation on the main thread takes a module 64 times the siz
   assert.equal(typeof compiled, "number", String(compiled));
   assert.ok(compiled > ours * 64);
 });
+
+test("the same JSON with its keys reordered is the same payload: the key is kept (12.4)", async () => {
+  await server.reset();
+  const result = await page.evaluate(async () => {
+    const guard = new SubmitGuard({ retries: 0 });
+    const send = (body) =>
+      guard
+        .fetch("/api/qr/sessions?t=canonical", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-fault": "status=503" },
+          body,
+        })
+        .catch((e) => e.code);
+    const key = guard.key;
+    const codes = [await send('{"table":"canonical","note":1}'), await send('{ "note": 1,\n "table": "canonical" }')];
+    const kept = guard.key === key;
+    codes.push(await send('{"table":"other"}'));
+    return { codes, kept, replaced: guard.key !== key };
+  });
+  assert.deepEqual(result, { codes: ["HTTP", "HTTP", "HTTP"], kept: true, replaced: true });
+  const keys = (await server.requests("t=canonical")).map((r) => r.key);
+  assert.equal(keys.length, 3);
+  assert.equal(keys[1], keys[0], "reordered keys and whitespace: the same key");
+  assert.notEqual(keys[2], keys[0], "another payload: a new key");
+});
