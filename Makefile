@@ -15,7 +15,7 @@ GECKODRIVER = $(shell command -v geckodriver)
 WEBKITDRIVER := /usr/bin/WebKitWebDriver
 
 .PHONY: test demo bench setup lint test-native test-vectors fuzz fuzz-smoke test-browser test-browser-chromium \
-  test-browser-firefox test-browser-webkit test-e2e test-webdriver test-consumers pkg server www clean
+  test-browser-firefox test-browser-webkit test-e2e test-webdriver test-consumers pkg size server www clean
 
 test: setup lint test-native test-vectors fuzz-smoke test-browser test-e2e test-webdriver
 
@@ -27,6 +27,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p submit-guard-protocol --all-targets --all-features -- -D warnings
 	cargo clippy -p submit-guard --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p submit-guard --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	RUSTDOCFLAGS="-D warnings" cargo doc -p submit-guard --no-deps --quiet --target wasm32-unknown-unknown
 
@@ -83,8 +84,14 @@ test-browser-webkit: server
 	scripts/with-server.sh $(SERVER) --store memory --test-mode -- \
 	  xvfb-run -a wasm-pack test --headless --safari --safaridriver $(WEBKITDRIVER) -- --test browser
 
+# The npm package in pkg/ (one ES module, the wasm embedded); ends with the
+# size budget, so a package over budget fails the build.
 pkg:
 	scripts/build-pkg.sh
+
+# The size budget alone, for the package already in pkg/.
+size:
+	node scripts/size-budget.mjs pkg
 
 # The React demo (www/, Vite) into www/dist, against the package in pkg/.
 www: pkg

@@ -13,7 +13,7 @@
 // freed by the hook (the garbage collector frees it once the component is
 // gone), and a guard that was freed while hidden is replaced by a new one
 // when the component renders or shows again, instead of being used freed.
-import { useEffect, useReducer, useRef, useSyncExternalStore } from "react";
+import { startTransition, useActionState, useCallback, useEffect, useReducer, useRef, useSyncExternalStore } from "react";
 import { SubmitGuard } from "./submit_guard.js";
 
 function read(guard) {
@@ -28,6 +28,7 @@ function create(options) {
   const guard = new SubmitGuard(options);
   const holder = {
     guard,
+    name: options?.name,
     freed: false,
     freeTimer: undefined,
     snapshot: read(guard),
@@ -55,12 +56,19 @@ function freeUnlessNeeded(holder) {
  * garbage collector instead while it is pending or failed, since hiding in
  * `<Activity>` looks like an unmount and its key must survive). The component
  * re-renders whenever the guard's `state`, `pending`, `key` or `attempts`
- * change. `options` are read on the first render only.
+ * change. `options` are read when the guard is made: on the first render,
+ * and again when `name` changes (a new name is a new form, with a new guard).
+ *
+ * Server rendering: a guard made on the server has its own key, so render
+ * `guard.key` only on the client (in an effect, or with
+ * `suppressHydrationWarning`); `state`, `pending` and `attempts` match.
  */
 export function useSubmitGuard(options) {
   const ref = useRef(null);
   const [, renew] = useReducer((n) => n + 1, 0);
-  if (ref.current === null || ref.current.freed) ref.current = create(options);
+  // A new `name` is a new form: a new guard (the old one is left to the
+  // garbage collector, as a pending one must be).
+  if (ref.current === null || ref.current.freed || ref.current.name !== options?.name) ref.current = create(options);
   const holder = ref.current;
 
   useEffect(() => {
@@ -80,4 +88,38 @@ export function useSubmitGuard(options) {
 
   useSyncExternalStore(holder.subscribe, holder.getSnapshot, holder.getSnapshot);
   return holder.guard;
+}
+
+/**
+ * `useActionState` for React 19 actions, guarded: the lock is taken when the
+ * action is *dispatched* (a `<form action>` submit, a call of the returned
+ * dispatch), not when React gets round to running it, so a burst of
+ * submissions in one tick sends one request. The burst's repeats join the
+ * submission in flight (a `run`): React still runs each queued action, and
+ * each settles with the one result.
+ *
+ * `action(previousState, payload, { key, signal, attempt })` sends the
+ * request itself with `key` in its `Idempotency-Key` header; it is retried
+ * with the same key like any `run` task. Returns
+ * `[state, dispatch, isPending, guard]`.
+ */
+export function useGuardedActionState(action, initialState, options) {
+  const guard = useSubmitGuard(options);
+  const latest = useRef(action);
+  latest.current = action;
+  const [state, dispatch, isPending] = useActionState(async (previous, { open, result }) => {
+    open(previous);
+    return result;
+  }, initialState);
+  const guarded = useCallback(
+    (payload) => {
+      let open;
+      const opened = new Promise((resolve) => (open = resolve));
+      // Synchronous: the lock is taken here, in the submit's own tick.
+      const result = guard.run((context) => opened.then((previous) => latest.current(previous, payload, context)));
+      startTransition(() => dispatch({ open, result }));
+    },
+    [guard, dispatch],
+  );
+  return [state, guarded, isPending, guard];
 }

@@ -1,35 +1,28 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/: the bundler build at its root (Vite with
-# vite-plugin-wasm, webpack), the web build under pkg/web/ (plain
-# <script type="module">, `await init()` first), the React hook, and a
-# package.json with an `exports` map for all three.
+# Builds the npm package in pkg/: one ES module, submit_guard.js, that works
+# with no configuration in every bundler, Node and test runner. The wasm is
+# embedded in it (base64) and instantiated synchronously on the first
+# `new SubmitGuard()`: no top-level await, no .wasm file a bundler must be
+# taught about, no init call. The JS driver is the snippet it imports; the
+# React hook is submit-guard/react.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+target="${CARGO_TARGET_DIR:-target}"
 
+cargo build --quiet --release --target wasm32-unknown-unknown -p submit-guard --no-default-features
 rm -rf pkg
 # --weak-refs: a guard the garbage collector reclaims is freed too.
-wasm-pack --quiet build --release --weak-refs --target bundler --out-dir pkg --out-name submit_guard
-wasm-pack --quiet build --release --weak-refs --target web --out-dir pkg/web --out-name submit_guard
-rm -f pkg/web/package.json pkg/web/README.md pkg/web/.gitignore pkg/.gitignore
+wasm-bindgen --target web --weak-refs --out-dir pkg/raw --out-name submit_guard \
+  "$target/wasm32-unknown-unknown/release/submit_guard.wasm"
 
-# Size: wasm-pack's own wasm-opt download is off (Cargo.toml); binaryen from
-# npm is used (Debian's is too old for wasm-bindgen's reference types).
-for wasm in pkg/submit_guard_bg.wasm pkg/web/submit_guard_bg.wasm; do
-  node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
-    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$wasm" -o "$wasm"
-done
+# Size: binaryen from npm (Debian's is too old for reference types).
+[ -x node_modules/.bin/wasm-opt ] || scripts/setup.sh npm
+node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  pkg/raw/submit_guard_bg.wasm -o pkg/raw/submit_guard_bg.wasm
 
-# The classes' declarations use `Symbol.dispose`; the reference line lets a
-# project whose `lib` predates it (es2022, say) type-check them anyway.
-for dts in pkg/submit_guard.d.ts pkg/web/submit_guard.d.ts; do
-  if grep -q 'Symbol.dispose' "$dts"; then
-    { echo '/// <reference lib="esnext.disposable" />'; cat "$dts"; } > "$dts.tmp"
-    mv "$dts.tmp" "$dts"
-  fi
-done
-
-cp js/react.js js/react.d.ts pkg/
-node scripts/package.mjs pkg/package.json
+node scripts/package.mjs pkg
+rm -rf pkg/raw
+node scripts/size-budget.mjs pkg

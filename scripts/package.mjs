@@ -1,21 +1,125 @@
-// Completes the package.json wasm-pack wrote: the `exports` map for the
-// bundler build, the web build and the React hook, the files they need, and
-// React as an optional peer dependency (plain-JS users never load it).
-import { readFileSync, writeFileSync } from "node:fs";
+// Turns wasm-bindgen's `--target web` output (pkg/raw) into the npm package
+// in pkg/: one ES module, submit_guard.js, with the wasm embedded as base64
+// and instantiated synchronously on the first `new SubmitGuard()`.
+//
+//   node scripts/package.mjs pkg
+//
+// What changes in the generated module, and why:
+// - the async `init()` and its `new URL("…_bg.wasm", import.meta.url)` go:
+//   no asset for a bundler to resolve, no top-level await, no init call;
+// - the constructor of `SubmitGuard` first instantiates the module
+//   (`initSync` with `new WebAssembly.Module(bytes)`), once;
+// - `free()` called while the guard is inside one of its own calls (a
+//   listener freeing it during `fetch`) frees it when that call returns
+//   instead of throwing; a second `free()` is a no-op;
+// - the driver's `SubmitGuardError` and `isSubmitGuardError` are exported;
+//   the internal `Flow` class and `initSync` are not.
+import { copyFileSync, cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const path = process.argv[2];
-const pkg = JSON.parse(readFileSync(path, "utf8"));
+const root = fileURLToPath(new URL("..", import.meta.url));
+const out = process.argv[2] ?? join(root, "pkg");
+const raw = join(out, "raw");
 
-pkg.exports = {
-  ".": { types: "./submit_guard.d.ts", default: "./submit_guard.js" },
-  "./web": { types: "./web/submit_guard.d.ts", default: "./web/submit_guard.js" },
-  "./react": { types: "./react.d.ts", default: "./react.js" },
-  "./package.json": "./package.json",
+function replaceOnce(text, from, to, what) {
+  const at = text.indexOf(from);
+  if (at < 0 || text.indexOf(from, at + 1) >= 0) {
+    throw new Error(`package.mjs: expected exactly one ${what} in the generated module; wasm-bindgen's output changed`);
+  }
+  return text.slice(0, at) + to + text.slice(at + from.length);
+}
+
+let js = readFileSync(join(raw, "submit_guard.js"), "utf8");
+const wasm = readFileSync(join(raw, "submit_guard_bg.wasm"));
+const [snippetDir] = readdirSync(join(raw, "snippets"));
+const driver = `./snippets/${snippetDir}/js/driver.js`;
+
+// The async loader: everything from its definition to the end of the module.
+const loader = js.indexOf("async function __wbg_load(");
+if (loader < 0) throw new Error("package.mjs: no __wbg_load in the generated module");
+const initSync = js.indexOf("function initSync(");
+const initAsync = js.indexOf("async function __wbg_init(");
+if (initSync < 0 || initAsync < initSync) throw new Error("package.mjs: no initSync before __wbg_init");
+js = js.slice(0, loader) + js.slice(initSync, initAsync);
+
+js = replaceOnce(js, "export class Flow {", "class Flow {", "Flow class");
+js = replaceOnce(
+  js,
+  "export class SubmitGuard {",
+  "export class SubmitGuard {",
+  "SubmitGuard class",
+);
+const ctor = /(export class SubmitGuard \{[\s\S]*?\n    constructor\([^)]*\) \{\n)/;
+if (!ctor.test(js)) throw new Error("package.mjs: no SubmitGuard constructor in the generated module");
+js = js.replace(ctor, "$1        load();\n");
+
+js += `
+// The WebAssembly module, embedded: ${wasm.length} bytes.
+const WASM = "${wasm.toString("base64")}";
+
+/** Instantiates the module on first use, synchronously (no init call). */
+function load() {
+    if (wasm !== undefined) return;
+    const text = atob(WASM);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    initSync({ module: new WebAssembly.Module(bytes) });
+}
+
+// free() from inside one of the guard's own calls (a listener freeing it
+// while fetch notifies) finds it borrowed: wasm-bindgen then lets go of the
+// page's reference, drops the guard as soon as that call returns, and throws
+// to say so. That is what was asked for: no error. Freeing twice is a no-op.
+const free = SubmitGuard.prototype.free;
+SubmitGuard.prototype.free = function () {
+    if (!this.__wbg_ptr) return;
+    try {
+        free.call(this);
+    } catch (error) {
+        if (this.__wbg_ptr) throw error;
+    }
 };
-pkg.files = [...new Set([...(pkg.files ?? []), "web/", "react.js", "react.d.ts"])];
-pkg.sideEffects = ["./submit_guard.js", "./snippets/*"];
-pkg.keywords = ["idempotency", "idempotency-key", "double-submit", "forms", "fetch", "retry", "react", "wasm"];
-pkg.peerDependencies = { react: ">=18" };
-pkg.peerDependenciesMeta = { react: { optional: true } };
 
-writeFileSync(path, JSON.stringify(pkg, null, 2) + "\n");
+export { SubmitGuardError, isSubmitGuardError } from "${driver}";
+`;
+
+writeFileSync(join(out, "submit_guard.js"), js);
+cpSync(join(raw, "snippets"), join(out, "snippets"), { recursive: true });
+
+// Types: the generated declarations without the loader's.
+let dts = readFileSync(join(raw, "submit_guard.d.ts"), "utf8");
+const loaderTypes = dts.indexOf("export type InitInput");
+if (loaderTypes >= 0) dts = dts.slice(0, loaderTypes);
+// The classes' declarations use `Symbol.dispose`; the reference line lets a
+// project whose `lib` predates it (es2022, say) type-check them anyway.
+if (dts.includes("Symbol.dispose")) dts = '/// <reference lib="esnext.disposable" />\n' + dts;
+writeFileSync(join(out, "submit_guard.d.ts"), dts);
+
+for (const file of ["react.js", "react.d.ts"]) copyFileSync(join(root, "js", file), join(out, file));
+
+const cargo = readFileSync(join(root, "Cargo.toml"), "utf8");
+const field = (name) => cargo.match(new RegExp(`^${name} = "([^"]*)"`, "m"))?.[1];
+const pkg = {
+  name: "submit-guard",
+  version: field("version"),
+  description: field("description"),
+  license: "MIT OR Apache-2.0",
+  repository: { type: "git", url: "https://github.com/submit-guard/submit-guard" },
+  keywords: ["idempotency", "idempotency-key", "double-submit", "forms", "fetch", "retry", "react", "wasm"],
+  type: "module",
+  main: "./submit_guard.js",
+  module: "./submit_guard.js",
+  types: "./submit_guard.d.ts",
+  exports: {
+    ".": { types: "./submit_guard.d.ts", default: "./submit_guard.js" },
+    "./react": { types: "./react.d.ts", default: "./react.js" },
+    "./package.json": "./package.json",
+  },
+  files: ["submit_guard.js", "submit_guard.d.ts", "snippets/", "react.js", "react.d.ts"],
+  // Importing the package does nothing until a guard is made.
+  sideEffects: false,
+  peerDependencies: { react: ">=18" },
+  peerDependenciesMeta: { react: { optional: true } },
+};
+writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");

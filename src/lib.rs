@@ -8,37 +8,31 @@
         clippy::panic
     )
 )]
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
 
 pub mod core;
-pub mod options;
 
 #[cfg(target_arch = "wasm32")]
-mod attach;
-#[cfg(target_arch = "wasm32")]
-mod body;
-#[cfg(target_arch = "wasm32")]
-mod error;
-#[cfg(target_arch = "wasm32")]
-mod fetch;
-#[cfg(target_arch = "wasm32")]
-mod guard;
-#[cfg(target_arch = "wasm32")]
-mod js;
-#[cfg(target_arch = "wasm32")]
-mod persist;
-#[cfg(target_arch = "wasm32")]
-mod submission;
-#[cfg(target_arch = "wasm32")]
-mod tabs;
-#[cfg(target_arch = "wasm32")]
-mod wait;
+mod binding;
 
 #[cfg(target_arch = "wasm32")]
-pub use guard::SubmitGuard;
+pub use binding::SubmitGuard;
 
-// talc in place of Rust's default wasm allocator (dlmalloc): 7 KB less wasm
-// (2.4 KB gzipped) and no slower in the benchmarks. The module is
-// single-threaded; a build with atomics keeps the default.
+// talc in place of Rust's default wasm allocator (dlmalloc): less wasm and no
+// slower in the benchmarks. The module is single-threaded; a build with
+// atomics keeps the default.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// Without `std` (the npm package), a panic traps: no message is formatted,
+/// so none of Rust's formatting is linked in. No panic is reachable from
+/// JavaScript by design (`clippy::unwrap_used`, `indexing_slicing` and
+/// `panic` are linted); a trap would surface as a `RuntimeError`.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo) -> ! {
+    ::core::arch::wasm32::unreachable()
+}

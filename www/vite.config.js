@@ -1,5 +1,7 @@
 // The demo is built against the package in ../pkg (`make pkg`), which is
-// generated and git-ignored, so it is aliased rather than installed.
+// generated and git-ignored, so its two entries are aliased rather than
+// installed. Nothing else is needed: the package is one ES module with the
+// wasm embedded (no plugin, no top-level await).
 //
 // It is a *development* build (`NODE_ENV=development vite build`, see
 // package.json): StrictMode's double effects, which field report 003 is
@@ -8,7 +10,6 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
-import wasm from "vite-plugin-wasm";
 
 const pkg = (file) => fileURLToPath(new URL(`../pkg/${file}`, import.meta.url));
 
@@ -34,7 +35,7 @@ function demoPages() {
 }
 
 export default defineConfig({
-  plugins: [react(), wasm(), demoPages()],
+  plugins: [react(), demoPages()],
   resolve: {
     alias: [
       { find: /^submit-guard\/react$/, replacement: pkg("react.js") },

@@ -6,17 +6,69 @@
 //! reset. Randomness comes from the caller as 16 bytes, so the rules are plain
 //! functions that tests drive deterministically.
 
-use std::hash::Hasher;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
+use core::hash::Hasher;
 
 use fnv::FnvHasher;
 
+/// The lower-case hex digit for the low four bits of `n`.
+fn hex(n: u64) -> char {
+    char::from_digit((n & 0xf) as u32, 16).unwrap_or('0')
+}
+
 /// Formats 16 random bytes as a UUID version 4 key: 36 characters, hyphenated,
-/// lower case, with the version and variant bits set.
-pub fn uuid_v4(random: [u8; 16]) -> String {
-    uuid::Builder::from_random_bytes(random)
-        .into_uuid()
-        .hyphenated()
-        .to_string()
+/// lower case, with the version and variant bits set (RFC 9562 §5.4).
+pub fn uuid_v4(mut random: [u8; 16]) -> String {
+    random[6] = (random[6] & 0x0f) | 0x40;
+    random[8] = (random[8] & 0x3f) | 0x80;
+    let mut key = String::with_capacity(36);
+    for (i, byte) in random.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            key.push('-');
+        }
+        key.push(hex(u64::from(byte >> 4)));
+        key.push(hex(u64::from(*byte)));
+    }
+    key
+}
+
+/// Whether requests with `method` carry the key, are deduplicated and may be
+/// retried: every method but the safe ones (RFC 9110 §9.2.1), compared
+/// without regard to case. The server keeps the same list.
+pub fn carries_key(method: &str) -> bool {
+    !["GET", "HEAD", "OPTIONS", "TRACE"]
+        .iter()
+        .any(|safe| safe.eq_ignore_ascii_case(method))
+}
+
+/// The key as the header value: bare, or as an RFC 8941 sf-string (`"…"`,
+/// with `"` and `\` escaped) when `quote` is on.
+pub fn wire_key(key: &str, quote: bool) -> String {
+    if !quote {
+        return key.to_owned();
+    }
+    let mut quoted = String::with_capacity(key.len() + 2);
+    quoted.push('"');
+    for c in key.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// The fingerprint of a submission: its method (upper-cased here), its
+/// absolute URL and its payload as the driver reads it (`payloadOf`).
+pub fn fingerprint(method: &str, url: &str, payload: &str) -> Fingerprint {
+    let mut hash = FingerprintBuilder::new();
+    hash.part(Part::Method, method.to_ascii_uppercase().as_bytes())
+        .part(Part::Url, url.as_bytes())
+        .part(Part::Text, payload.as_bytes());
+    hash.finish()
 }
 
 /// A 64-bit digest of what a submission sends: method, URL and body.
@@ -29,7 +81,7 @@ pub struct Fingerprint(pub u64);
 impl Fingerprint {
     /// The fingerprint as 16 lower-case hex digits, for storage.
     pub fn to_hex(self) -> String {
-        format!("{:016x}", self.0)
+        (0..16).rev().map(|i| hex(self.0 >> (i * 4))).collect()
     }
 
     /// Parses what [`Fingerprint::to_hex`] wrote.
@@ -180,6 +232,58 @@ mod tests {
         assert_eq!(key.len(), 36);
         assert_eq!(key, "ffffffff-ffff-4fff-bfff-ffffffffffff");
         assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+    }
+
+    #[test]
+    fn safe_methods_carry_no_key() {
+        for (method, keyed) in [
+            ("POST", true),
+            ("put", true),
+            ("Patch", true),
+            ("DELETE", true),
+            ("PURGE", true),
+            ("GET", false),
+            ("get", false),
+            ("HEAD", false),
+            ("OPTIONS", false),
+            ("trace", false),
+        ] {
+            assert_eq!(carries_key(method), keyed, "{method}");
+        }
+    }
+
+    #[test]
+    fn quoted_keys_are_sf_strings() {
+        assert_eq!(wire_key("abc", false), "abc");
+        assert_eq!(wire_key("abc", true), "\"abc\"");
+        assert_eq!(wire_key("a\"b\\c", true), "\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn fingerprints_tell_method_url_and_payload_apart() {
+        let base = fingerprint("post", "https://x/a", "{}");
+        assert_eq!(base, fingerprint("POST", "https://x/a", "{}"));
+        assert_ne!(base, fingerprint("PUT", "https://x/a", "{}"));
+        assert_ne!(base, fingerprint("POST", "https://x/b", "{}"));
+        assert_ne!(base, fingerprint("POST", "https://x/a", "{ }"));
+        assert_ne!(
+            fingerprint("POST", "https://x/a1", ""),
+            fingerprint("POST", "https://x/a", "1")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn uuids_are_v4_whatever_the_bytes(bytes in proptest::array::uniform16(0u8..)) {
+            let key = uuid_v4(bytes);
+            let reference = uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string();
+            proptest::prop_assert_eq!(key, reference);
+        }
+
+        #[test]
+        fn hex_round_trips_any_fingerprint(n in 0u64..) {
+            proptest::prop_assert_eq!(Fingerprint::from_hex(&Fingerprint(n).to_hex()), Some(Fingerprint(n)));
+        }
     }
 
     #[test]

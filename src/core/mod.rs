@@ -4,5 +4,6 @@
 //! the current time and random numbers in, and acts on the values returned.
 
 pub mod key;
+pub mod options;
 pub mod retry;
 pub mod state;

@@ -5,8 +5,6 @@
 //! exponential backoff with full jitter, unless the server sent `Retry-After`;
 //! a `Retry-After` longer than `maxRetryAfterMs` stops the retries instead.
 
-use std::time::UNIX_EPOCH;
-
 /// The retry settings of a guard, already validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -103,12 +101,7 @@ impl RetryAfter {
             let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
             return Some(Self::Delay(seconds.saturating_mul(1000)));
         }
-        let date = httpdate::parse_http_date(value).ok()?;
-        let ms = date
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        Some(Self::At(ms))
+        http_date_seconds(value).map(|s| Self::At(s.saturating_mul(1000)))
     }
 
     /// How long to wait from `now_ms` (milliseconds since the Unix epoch).
@@ -118,6 +111,80 @@ impl RetryAfter {
             Self::At(at) => at.saturating_sub(now_ms),
         }
     }
+}
+
+/// Parses an HTTP-date (RFC 9110 §5.6.7) into seconds since the Unix epoch:
+/// the IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) senders use, and the two
+/// obsolete forms recipients must still accept, RFC 850
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+/// Lenient about spacing and the day name (not checked against the date);
+/// strict about the fields. A date before 1970 is 0.
+pub fn http_date_seconds(value: &str) -> Option<u64> {
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+    let month_of = |t: &str| {
+        MONTHS
+            .chunks(3)
+            .position(|m| m == t.as_bytes())
+            .map(|i| i as u32 + 1)
+    };
+    let mut t = value.split([' ', ',', '-', ':']).filter(|t| !t.is_empty());
+    t.next()?; // the day name
+    let first = t.next()?;
+    let (year, month, day, h, m, s);
+    if let Some(named) = month_of(first) {
+        // asctime: "Nov  6 08:49:37 1994"
+        month = named;
+        day = number(t.next()?)?;
+        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
+        year = number(t.next()?).filter(|y| *y >= 1000)?;
+    } else {
+        // IMF-fixdate "06 Nov 1994 08:49:37 GMT", RFC 850 "06-Nov-94 …"
+        day = number(first)?;
+        month = month_of(t.next()?)?;
+        let y = t.next()?;
+        year = match (y.len(), number(y)?) {
+            (4, y) => y,
+            // A two-digit year more than 50 years ahead is in the past.
+            (2, y) if y < 70 => 2000 + y,
+            (2, y) => 1900 + y,
+            _ => return None,
+        };
+        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
+        if t.next()? != "GMT" {
+            return None;
+        }
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    // 60 is a leap second, which the arithmetic below folds over.
+    if t.next().is_some() || day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let at = days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s);
+    Some(u64::try_from(at).unwrap_or(0))
+}
+
+/// One to four decimal digits.
+fn number(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.len() <= 4 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
+}
+
+/// Days from 1970-01-01 to the given date (negative before it), after
+/// Howard Hinnant's `days_from_civil`.
+fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// What an attempt ended with, as far as retrying is concerned.
@@ -284,7 +351,60 @@ mod tests {
         }
     }
 
+    #[test]
+    fn parses_the_three_http_date_forms() {
+        let t = Some(784_111_777);
+        assert_eq!(http_date_seconds("Sun, 06 Nov 1994 08:49:37 GMT"), t);
+        assert_eq!(http_date_seconds("Sunday, 06-Nov-94 08:49:37 GMT"), t);
+        assert_eq!(http_date_seconds("Sun Nov  6 08:49:37 1994"), t);
+        assert_eq!(http_date_seconds("Sun Nov 6 08:49:37 1994"), t);
+        assert_eq!(http_date_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http_date_seconds("Tue, 29 Feb 2000 00:00:00 GMT"),
+            Some(951_782_400)
+        );
+        for bad in [
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 31 Nov 1994 08:49:37 GMT",
+            "Mon, 29 Feb 1999 00:00:00 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1994 08:49:37:00 GMT",
+            "Sun, 06 Nov +994 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 94",
+            "Sun, 06 Nov 19940 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT extra",
+        ] {
+            assert_eq!(http_date_seconds(bad), None, "{bad:?}");
+        }
+    }
+
     proptest! {
+        /// Agrees with the `httpdate` crate (a test-only dependency) on every
+        /// date it formats, and never panics on any text.
+        #[test]
+        fn http_dates_agree_with_httpdate(secs in 0u64..253_402_300_799) {
+            let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let text = httpdate::fmt_http_date(time);
+            prop_assert_eq!(http_date_seconds(&text), Some(secs));
+        }
+
+        #[test]
+        fn retry_after_never_panics(text in "\\PC{0,40}") {
+            let _ = RetryAfter::parse(&text);
+        }
+
+        #[test]
+        fn retry_after_agrees_with_httpdate_on_near_misses(text in "[A-Za-z]{3}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT") {
+            let theirs = httpdate::parse_http_date(&text).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
+            let ours = http_date_seconds(&text);
+            // httpdate also checks the day name; where it accepts, we agree.
+            if theirs.is_some() {
+                prop_assert_eq!(ours, theirs);
+            }
+        }
+
         #[test]
         fn backoff_stays_under_its_ceiling(attempt in 1u32..64, jitter in 0.0f64..1.0, base in 0u32..10_000, cap in 0u32..100_000) {
             let p = RetryPolicy { backoff_ms: base, max_backoff_ms: cap, ..RetryPolicy::default() };

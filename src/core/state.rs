@@ -10,6 +10,9 @@
 //! the flight at once, so the lock is released synchronously; events that the
 //! old flight's task reports later carry its stale id and change nothing.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 use super::key::{Fingerprint, KeyLife};
 use super::retry::{Attempted, RetryAfter, RetryPolicy};
 
@@ -62,33 +65,44 @@ pub enum OnDuplicate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlightId(u64);
 
+impl FlightId {
+    /// The id as a number (1, 2, …), for the driver to hand back.
+    pub fn number(self) -> u64 {
+        self.0
+    }
+
+    /// The id the driver handed back.
+    pub fn from_number(number: u64) -> Self {
+        Self(number)
+    }
+}
+
 /// Why a submission failed. Each maps to a stable error `code` in JavaScript,
 /// except [`Failure::Thrown`]: a `run` task's own error passes through as is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+/// The messages are written in JavaScript, from the code (formatting in Rust
+/// costs kilobytes of WebAssembly).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
-    /// A submission is already in flight (`onDuplicate: "reject"`).
-    #[error("a submission is already in flight")]
+    /// The same submission is already in flight (`onDuplicate: "reject"`),
+    /// or one of the other kind (a `fetch` while a `run` is in flight).
     Duplicate,
+    /// A different submission (another method, URL or payload) is in flight:
+    /// this one is neither sent nor given the other's result.
+    Busy,
     /// The last attempt timed out.
-    #[error("the request timed out")]
     Timeout,
     /// The last attempt failed before a response arrived.
-    #[error("the request failed before a response arrived")]
     Network,
     /// The submission was aborted or reset.
-    #[error("the submission was aborted")]
     Aborted,
     /// The final response was not a success.
-    #[error("the server answered {status}")]
     Http {
         /// The final status.
         status: u16,
     },
     /// The caller's code threw: a `run` task, or the `fetch` option.
-    #[error("the caller's code threw")]
     Thrown,
     /// Another tab holds the submission lock (`onDuplicate: "reject"`).
-    #[error("another tab is submitting this form")]
     CrossTab,
 }
 
@@ -97,6 +111,7 @@ impl Failure {
     pub fn code(self) -> Option<&'static str> {
         Some(match self {
             Self::Duplicate => "DUPLICATE",
+            Self::Busy => "BUSY",
             Self::Timeout => "TIMEOUT",
             Self::Network => "NETWORK",
             Self::Aborted => "ABORTED",
@@ -104,6 +119,16 @@ impl Failure {
             Self::CrossTab => "CROSS_TAB",
             Self::Thrown => return None,
         })
+    }
+
+    /// Whether another tab waiting for this form may settle with this
+    /// outcome (`crossTab`): not when it ended here without an answer of its
+    /// own (aborted, refused), since the waiting tab must then submit itself.
+    pub fn is_shared_across_tabs(self) -> bool {
+        !matches!(
+            self,
+            Self::Aborted | Self::Duplicate | Self::Busy | Self::CrossTab
+        )
     }
 }
 
@@ -136,6 +161,9 @@ pub enum Begin {
     Share,
     /// Reject at once with this failure; send nothing.
     Reject(Failure),
+    /// Do nothing at all: a submit of an attached form while one is in
+    /// flight (whatever `onDuplicate` says: there is no caller to answer).
+    Ignore,
 }
 
 /// What to do after an attempt ended.
@@ -184,6 +212,9 @@ impl Default for Settings {
 struct Flight {
     id: FlightId,
     kind: Kind,
+    /// What this submission sends (method, URL, payload), for telling a
+    /// duplicate of it from a different submission; `None` for a `run`.
+    identity: Option<Fingerprint>,
     /// Whether this flight sent the guard's own key (not a caller's header).
     uses_key: bool,
     /// Whether the next attempt may be sent: at the start, and after a wait.
@@ -271,9 +302,19 @@ impl Machine {
         self.flight.filter(|f| f.id == id)
     }
 
-    /// A call wants to submit. Taking the lock is synchronous: of any number
-    /// of calls in one tick, exactly one gets [`Begin::Start`].
+    /// A call wants to submit, without saying what (see [`Machine::submit`]).
     pub fn begin(&mut self, kind: Kind) -> Begin {
+        self.submit(kind, None)
+    }
+
+    /// A call of `kind` wants to submit what `identity` identifies (method,
+    /// URL and payload; `None` for a `run` task). Taking the lock is
+    /// synchronous: of any number of calls in one tick, exactly one gets
+    /// [`Begin::Start`]. While a submission is in flight, a call of the other
+    /// kind is a `DUPLICATE`; a different submission is refused as `BUSY`
+    /// (it must not be told someone else's result); the same submission
+    /// shares the result, or is a `DUPLICATE` with `onDuplicate: "reject"`.
+    pub fn submit(&mut self, kind: Kind, identity: Option<Fingerprint>) -> Begin {
         match self.flight {
             None => {
                 self.flights = self.flights.wrapping_add(1);
@@ -281,6 +322,7 @@ impl Machine {
                 self.flight = Some(Flight {
                     id,
                     kind,
+                    identity,
                     uses_key: false,
                     ready: true,
                 });
@@ -289,13 +331,63 @@ impl Machine {
                 self.changed();
                 Begin::Start(id)
             }
+            // A result of the other kind cannot stand in for this one.
+            Some(f) if f.kind != kind => Begin::Reject(Failure::Duplicate),
+            Some(f) if f.kind == Kind::Fetch && f.identity != identity => {
+                Begin::Reject(Failure::Busy)
+            }
             Some(_) if self.settings.on_duplicate == OnDuplicate::Reject => {
                 Begin::Reject(Failure::Duplicate)
             }
-            // A result of the other kind cannot stand in for this one.
-            Some(f) if f.kind != kind => Begin::Reject(Failure::Duplicate),
             Some(_) => Begin::Share,
         }
+    }
+
+    /// An attached form is submitted: it starts a fetch submission, or is
+    /// ignored while one is in flight (see [`Begin::Ignore`]).
+    pub fn submit_form(&mut self, identity: Option<Fingerprint>) -> Begin {
+        if self.flight.is_some() {
+            return Begin::Ignore;
+        }
+        self.submit(Kind::Fetch, identity)
+    }
+
+    /// A call came with a signal that was already aborted: it rejects with
+    /// `ABORTED` and sends nothing. Like every other failure, it leaves the
+    /// state `"failed"` (rule 4), unless a submission is in flight, which it
+    /// does not touch.
+    pub fn refuse_aborted(&mut self) -> Failure {
+        if self.flight.is_none() && self.state != State::Failed {
+            self.state = State::Failed;
+            self.changed();
+        }
+        Failure::Aborted
+    }
+
+    /// A key restored from storage (`persist`) is about to be sent by flight
+    /// `id`; `mine` says whether this tab wrote it. One written by another
+    /// live tab (a duplicated tab's copy of the storage) is replaced by a
+    /// fresh key, so two tabs never send one key for two submissions.
+    pub fn restored_owner(&mut self, id: FlightId, mine: bool, fresh: impl FnOnce() -> String) {
+        if !mine && self.current(id).is_some() {
+            self.key.replace(fresh());
+            self.changed();
+        }
+    }
+
+    /// A key some other tab recorded for this form (`crossTab`): flight `id`
+    /// adopts it when it was sent with the same payload, so the server
+    /// replays rather than repeats. Returns whether it was adopted.
+    pub fn adopt_recorded(
+        &mut self,
+        id: FlightId,
+        key: String,
+        sent_with: Option<Fingerprint>,
+        payload: Option<Fingerprint>,
+    ) -> bool {
+        sent_with.is_some()
+            && sent_with == payload
+            && self.adopt(id, KeyLife::restored(key, payload))
     }
 
     /// The key for flight `id` to send its payload with, or `None` if the

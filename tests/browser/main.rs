@@ -794,3 +794,59 @@ async fn a_signal_aborted_in_the_same_task_as_the_call_sends_nothing() {
     settle(open_session(&g, &t, &[])).await.unwrap();
     assert_eq!(seen(&t).await[0].key.as_deref(), Some(key.as_str()));
 }
+
+#[wasm_bindgen_test]
+async fn a_different_submission_in_flight_is_refused_as_busy_never_shared() {
+    // Issue 12.2: one guard, one tick, three different submissions. Only the
+    // first is sent; the others are told BUSY, not the first one's result.
+    let t = tag("busy");
+    let g = guard("{}");
+    let orgs = format!("{}/api/orgs?t={t}", server());
+    let ten = format!(r#"{{"name":"Amount 10 {t}"}}"#);
+    let twenty_five = format!(r#"{{"name":"Amount 25 {t}"}}"#);
+    let first = fetch(&g, &orgs, post(&ten, &[]));
+    let other_payload = fetch(&g, &orgs, post(&twenty_five, &[]));
+    let other_url = open_session(&g, &t, &[]);
+    let same = fetch(&g, &orgs, post(&ten, &[]));
+    let created = json(&settle(first).await.unwrap()).await;
+    assert_eq!(code(&settle(other_payload).await.unwrap_err()), "BUSY");
+    assert_eq!(code(&settle(other_url).await.unwrap_err()), "BUSY");
+    let shared = json(&settle(same).await.unwrap()).await;
+    assert_eq!(
+        prop(&created, "id"),
+        prop(&shared, "id"),
+        "the same submission shares"
+    );
+    assert_eq!(seen(&t).await.len(), 1);
+    assert_eq!(sessions(&t).await, 0);
+    // Nothing was left behind: the refused payload goes out on its own.
+    let again = settle(fetch(&g, &orgs, post(&twenty_five, &[])))
+        .await
+        .unwrap();
+    assert_eq!(prop(&again, "status").as_f64(), Some(201.0));
+    assert_eq!(seen(&t).await.len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn a_pre_aborted_signal_sends_nothing_and_leaves_the_state_failed() {
+    // Issue 12.5: like every other failure (rule 4), with the key kept.
+    let t = tag("pre-aborted");
+    let g = guard("{}");
+    let key = g.key();
+    let controller = AbortController::new().unwrap();
+    controller.abort_with_reason(&JsValue::from("gone"));
+    let init = post(&table(&t), &[]);
+    init.set_signal(Some(&controller.signal()));
+    let error = settle(fetch(&g, &sessions_url(&t), init))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "ABORTED");
+    assert_eq!(prop(&error, "cause").as_string().as_deref(), Some("gone"));
+    assert_eq!(
+        (g.state().as_str(), g.pending(), g.key()),
+        ("failed", false, key.clone())
+    );
+    assert!(seen(&t).await.is_empty());
+    settle(open_session(&g, &t, &[])).await.unwrap();
+    assert_all_sent_with(&t, &key, 1).await;
+}

@@ -2,8 +2,13 @@
 // by tests/e2e/types.test.mjs, "submit-guard" resolved through pkg/'s
 // `exports` map. Each `@ts-expect-error` line must be an error: if a type
 // loosened (to `any`, say), the directive itself would fail the compile.
-import { SubmitGuard, type SubmitGuardError, type SubmitGuardOptions, type SubmitGuardState } from "submit-guard";
-import init, { SubmitGuard as WebSubmitGuard } from "submit-guard/web";
+import {
+  SubmitGuard,
+  SubmitGuardError,
+  isSubmitGuardError,
+  type SubmitGuardOptions,
+  type SubmitGuardState,
+} from "submit-guard";
 import { useSubmitGuard } from "submit-guard/react";
 
 const options: SubmitGuardOptions = {
@@ -22,6 +27,10 @@ const options: SubmitGuardOptions = {
   crossTab: true,
   persist: true,
 };
+
+// null means the default, as the README says.
+const nulls: SubmitGuardOptions = { timeoutMs: null, retryOn: null, fetch: null, name: null };
+new SubmitGuard(null);
 
 // @ts-expect-error: onDuplicate is "share" or "reject"
 const badMode: SubmitGuardOptions = { onDuplicate: "queue" };
@@ -58,13 +67,15 @@ export async function plain(): Promise<void> {
   const detach: () => void = guard.attach(form, { headers: { "x-csrf-token": "t" } });
   detach();
   guard.free();
-  void [key, pending, attempts, state, response, id, wrong, badMode, badRetries, unknown];
+  void [key, pending, attempts, state, response, id, wrong, badMode, badRetries, unknown, nulls];
 }
 
 export function handle(error: unknown): string {
   const e = error as SubmitGuardError;
   switch (e.code) {
     case "DUPLICATE":
+    case "BUSY":
+    case "ATTACHED":
     case "TIMEOUT":
     case "NETWORK":
     case "ABORTED":
@@ -76,12 +87,26 @@ export function handle(error: unknown): string {
     case "CONFLICT":
       return "";
   }
+  return "";
 }
 
-export async function web(): Promise<void> {
-  await init();
-  const guard = new WebSubmitGuard({ retries: 0 });
-  await guard.fetch("/api/orgs", { method: "POST" });
+export function recognise(error: unknown): string {
+  if (error instanceof SubmitGuardError) return error.code;
+  if (isSubmitGuardError(error)) return error.code;
+  // @ts-expect-error: unknown until narrowed
+  return error.code;
+}
+
+export function events(form: HTMLFormElement): void {
+  form.addEventListener("submitguard:success", (event) => {
+    const status: number = event.detail.response.status;
+    void status;
+  });
+  form.addEventListener("submitguard:error", (event) => {
+    const error = event.detail.error;
+    const code: string = error instanceof SubmitGuardError ? error.code : error.message;
+    void code;
+  });
 }
 
 export function Component(): string {

@@ -395,6 +395,7 @@ fn version_moves_on_every_observable_change() {
 fn failure_codes_are_stable() {
     let codes: Vec<_> = [
         Failure::Duplicate,
+        Failure::Busy,
         Failure::Timeout,
         Failure::Network,
         Failure::Aborted,
@@ -408,6 +409,7 @@ fn failure_codes_are_stable() {
         codes,
         [
             Some("DUPLICATE"),
+            Some("BUSY"),
             Some("TIMEOUT"),
             Some("NETWORK"),
             Some("ABORTED"),
@@ -421,7 +423,8 @@ fn failure_codes_are_stable() {
 /// One thing that can happen to a guard, for the property tests.
 #[derive(Clone, Debug)]
 enum Op {
-    Begin(Kind),
+    Begin(Kind, Option<u64>),
+    Form(Option<u64>),
     KeyFor(Option<u64>),
     Send,
     Settle(Outcome),
@@ -445,7 +448,11 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Outcome::Threw),
     ];
     prop_oneof![
-        3 => prop_oneof![Just(Kind::Fetch), Just(Kind::Run)].prop_map(Op::Begin),
+        3 => prop_oneof![
+            proptest::option::of(0u64..2).prop_map(|id| Op::Begin(Kind::Fetch, id)),
+            Just(Op::Begin(Kind::Run, None)),
+        ],
+        1 => proptest::option::of(0u64..2).prop_map(Op::Form),
         2 => proptest::option::of(0u64..3).prop_map(Op::KeyFor),
         3 => Just(Op::Send),
         3 => outcome.prop_map(Op::Settle),
@@ -468,21 +475,43 @@ proptest! {
         let (mut m, mut keys) = machine(settings);
         // The flight ids handed out, newest last; ops target the newest.
         let mut flights: Vec<FlightId> = Vec::new();
+        let mut identities: Vec<Option<Fingerprint>> = Vec::new();
         for op in ops {
             let before = (m.key().to_owned(), m.key_life().sent_with(), m.flight());
             let target = flights.last().copied();
             let mut allowed_key_change = false;
             match op.clone() {
-                Op::Begin(kind) => match m.begin(kind) {
+                Op::Begin(kind, identity) => {
+                    let identity = identity.map(Fingerprint);
+                    match m.submit(kind, identity) {
+                        Begin::Start(id) => {
+                            prop_assert!(before.2.is_none(), "started while {:?} in flight", before.2);
+                            flights.push(id);
+                            identities.push(identity);
+                        }
+                        Begin::Share => {
+                            prop_assert!(before.2.is_some_and(|(_, k)| k == kind) && on_duplicate == OnDuplicate::Share);
+                            prop_assert_eq!(identities.last().copied().flatten(), identity, "shared a different submission");
+                        }
+                        Begin::Reject(Failure::Busy) => {
+                            prop_assert!(before.2.is_some_and(|(_, k)| k == kind));
+                            prop_assert_ne!(identities.last().copied().flatten(), identity);
+                        }
+                        Begin::Reject(f) => {
+                            prop_assert!(before.2.is_some());
+                            prop_assert_eq!(f, Failure::Duplicate);
+                        }
+                        Begin::Ignore => prop_assert!(false, "a call is never ignored"),
+                    }
+                }
+                Op::Form(identity) => match m.submit_form(identity.map(Fingerprint)) {
                     Begin::Start(id) => {
-                        prop_assert!(before.2.is_none(), "started while {:?} in flight", before.2);
+                        prop_assert!(before.2.is_none());
                         flights.push(id);
+                        identities.push(identity.map(Fingerprint));
                     }
-                    Begin::Share => prop_assert!(before.2.is_some_and(|(_, k)| k == kind) && on_duplicate == OnDuplicate::Share),
-                    Begin::Reject(f) => {
-                        prop_assert!(before.2.is_some());
-                        prop_assert_eq!(f, Failure::Duplicate);
-                    }
+                    Begin::Ignore => prop_assert!(before.2.is_some()),
+                    other => prop_assert!(false, "a form submit got {:?}", other),
                 },
                 Op::KeyFor(fp) => if let Some(id) = target {
                     let fp = fp.map(Fingerprint);
@@ -526,4 +555,88 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn only_the_same_submission_shares_the_flight() {
+    let (mut m, _) = machine(Settings::default());
+    let id = match m.submit(Kind::Fetch, FP1) {
+        Begin::Start(id) => id,
+        other => panic!("{other:?}"),
+    };
+    // (what the second call sends, what it gets)
+    let table = [
+        (FP1, Begin::Share),
+        (FP2, Begin::Reject(Failure::Busy)),
+        (None, Begin::Reject(Failure::Busy)),
+    ];
+    for (identity, want) in table {
+        assert_eq!(m.submit(Kind::Fetch, identity), want, "{identity:?}");
+    }
+    assert_eq!(m.submit(Kind::Run, None), Begin::Reject(Failure::Duplicate));
+    // Refusing changes nothing: the flight goes on.
+    assert_eq!(m.flight(), Some((id, Kind::Fetch)));
+    let reject = Settings {
+        on_duplicate: OnDuplicate::Reject,
+        ..Settings::default()
+    };
+    let (mut m, _) = machine(reject);
+    start(&mut m, Kind::Fetch);
+    assert_eq!(
+        m.submit(Kind::Fetch, None),
+        Begin::Reject(Failure::Duplicate)
+    );
+    assert_eq!(m.submit(Kind::Fetch, FP2), Begin::Reject(Failure::Busy));
+}
+
+#[test]
+fn an_attached_form_is_ignored_while_pending_whatever_on_duplicate_says() {
+    for on_duplicate in [OnDuplicate::Share, OnDuplicate::Reject] {
+        let (mut m, _) = machine(Settings {
+            on_duplicate,
+            ..Settings::default()
+        });
+        assert!(matches!(m.submit_form(FP1), Begin::Start(_)));
+        assert_eq!(m.submit_form(FP1), Begin::Ignore);
+        assert_eq!(m.submit_form(FP2), Begin::Ignore);
+        // A fetch of the same submission still shares the form's flight.
+        let shared = if on_duplicate == OnDuplicate::Share {
+            Begin::Share
+        } else {
+            Begin::Reject(Failure::Duplicate)
+        };
+        assert_eq!(m.submit(Kind::Fetch, FP1), shared);
+    }
+}
+
+#[test]
+fn a_pre_aborted_call_leaves_failed_unless_a_flight_runs() {
+    let (mut m, _) = machine(Settings::default());
+    let v = m.version();
+    assert_eq!(m.refuse_aborted(), Failure::Aborted);
+    assert_eq!((m.state(), m.pending()), (State::Failed, false));
+    assert!(m.version() > v, "listeners hear it");
+    let id = start(&mut m, Kind::Fetch);
+    m.refuse_aborted();
+    assert_eq!(
+        m.flight(),
+        Some((id, Kind::Fetch)),
+        "the flight is untouched"
+    );
+    assert_eq!(m.state(), State::Pending);
+}
+
+#[test]
+fn restored_keys_of_other_tabs_are_replaced_and_recorded_keys_adopted_for_the_same_payload() {
+    let (mut m, mut keys) = machine(Settings::default());
+    let id = start(&mut m, Kind::Fetch);
+    m.restored_owner(id, true, || keys.next());
+    assert_eq!(m.key(), "k1");
+    m.restored_owner(id, false, || keys.next());
+    assert_eq!(m.key(), "k2");
+    assert!(!m.adopt_recorded(id, "other".into(), FP1, FP2));
+    assert!(!m.adopt_recorded(id, "other".into(), None, None));
+    assert_eq!(m.key(), "k2");
+    assert!(m.adopt_recorded(id, "other".into(), FP1, FP1));
+    assert_eq!(m.key_for(id, FP1, || keys.next()).as_deref(), Some("other"));
 }

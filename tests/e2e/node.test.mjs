@@ -1,0 +1,42 @@
+// The package in plain Node ESM: imported and constructed with no init call,
+// no flags and no bundler; a guard sends through Node's own fetch.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ROOT, startServer } from "./harness.mjs";
+
+let server;
+const entry = pathToFileURL(join(ROOT, "pkg/submit_guard.js")).href;
+
+before(async () => {
+  server = await startServer(["--store", "memory", "--test-mode"]);
+});
+
+after(() => server?.stop());
+
+test("Node imports the package and constructs a guard with no init call", async () => {
+  const { SubmitGuard, SubmitGuardError, isSubmitGuardError } = await import(entry);
+  const guard = new SubmitGuard();
+  assert.match(guard.key, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(guard.state, "idle");
+  const send = () =>
+    guard.fetch(`${server.url}/api/qr/sessions?t=node`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ table: "node" }),
+    });
+  const responses = await Promise.all([send(), send(), send()]);
+  assert.deepEqual(responses.map((r) => r.status), [201, 201, 201]);
+  assert.equal((await server.requests("t=node")).length, 1);
+  const error = await guard.fetch("http://127.0.0.1:9/x", { method: "POST" }).catch((e) => e);
+  assert.ok(error instanceof SubmitGuardError && isSubmitGuardError(error), String(error));
+  assert.equal(error.code, "NETWORK");
+  assert.ok(!isSubmitGuardError(new Error("x")));
+});
+
+test("the React hook's module imports in Node", async () => {
+  const react = await import(pathToFileURL(join(ROOT, "pkg/react.js")).href).catch((e) => e);
+  // React itself is an optional peer: present in this workspace.
+  assert.equal(typeof react.useSubmitGuard, "function", react instanceof Error ? react.message : "no hook");
+});
