@@ -52,7 +52,7 @@ mod key;
 mod retry_after;
 
 #[cfg(feature = "canonical")]
-pub use canonical::{Canonical, Form, canonical_payload, is_json};
+pub use canonical::{Canonical, Form, canonical_payload, is_json, multipart_entries};
 #[cfg(feature = "fingerprint")]
 pub use fingerprint::{fingerprint, fingerprint_hex, to_hex};
 pub use key::{Key, KeyError, MAX_KEY_LEN, parse_key, quote_key};

@@ -226,29 +226,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let media = req
+        let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
-            .map(|v| {
-                String::from_utf8_lossy(v.as_bytes())
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-            })
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default();
-        if media.starts_with("multipart/") {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if media.starts_with("multipart/") && media != "multipart/form-data" {
             return Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 problem::UNSUPPORTED_MEDIA_TYPE,
-                format!("expected a JSON or url-encoded body, got {media}"),
+                format!("expected a JSON, url-encoded or multipart/form-data body, got {media}"),
             ));
         }
         let bytes = axum::body::to_bytes(req.into_body(), state.config.body_limit)
             .await
             .map_err(|err| Problem::from_body_error(&err))?;
-        let parsed = if media == "application/x-www-form-urlencoded" {
+        let parsed = if media == "multipart/form-data" {
+            serde_json::from_value(multipart_object(&content_type, &bytes)?.into())
+        } else if media == "application/x-www-form-urlencoded" {
             let object: serde_json::Map<String, serde_json::Value> = form_urlencoded::parse(&bytes)
                 .map(|(k, v)| (k.into_owned(), v.into_owned().into()))
                 .collect();
@@ -262,6 +263,40 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map(JsonBody)
             .map_err(|err| Problem::invalid(format!("invalid request body: {err}")))
     }
+}
+
+/// The text fields of a `multipart/form-data` body (what a browser sends for
+/// `body: new FormData(form)`) as an object of strings, read by the grammar
+/// the fingerprint uses (`submit_guard_protocol::multipart_entries`). A file
+/// part is a 415: these endpoints take no uploads.
+fn multipart_object(
+    content_type: &str,
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    use submit_guard_protocol::canonical::Entry;
+    let entries = submit_guard_protocol::multipart_entries(content_type, body)
+        .ok_or_else(|| Problem::invalid("invalid multipart/form-data body".to_owned()))?;
+    let mut object = serde_json::Map::new();
+    for entry in entries {
+        match entry {
+            Entry::Text { name, value } => {
+                let name = String::from_utf8_lossy(name).into_owned();
+                let value = String::from_utf8_lossy(value).into_owned();
+                object.insert(name, value.into());
+            }
+            Entry::File { name, .. } => {
+                return Err(Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    problem::UNSUPPORTED_MEDIA_TYPE,
+                    format!(
+                        "file field `{}`: these endpoints take no uploads",
+                        String::from_utf8_lossy(name)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(object)
 }
 
 /// The largest (and default) page of a list endpoint.

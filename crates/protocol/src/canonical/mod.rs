@@ -131,6 +131,20 @@ pub fn canonical_payload<'a>(content_type: Option<&str>, body: &'a [u8]) -> Cano
     }
 }
 
+/// The entries of a `multipart/form-data` body sent with the `Content-Type`
+/// `content_type`, in order, by the same grammar the canonical form uses;
+/// `None` when the type is not `multipart/form-data`, has no valid
+/// `boundary`, or the body does not follow the grammar. For servers that
+/// read form fields, so they accept exactly the bodies the fingerprint
+/// understands.
+pub fn multipart_entries<'a>(content_type: &str, body: &'a [u8]) -> Option<Vec<Entry<'a>>> {
+    let media = MediaType::parse(content_type);
+    if !media.is("multipart/form-data") {
+        return None;
+    }
+    parse_multipart(&media.boundary()?, body)
+}
+
 /// Whether `content_type` declares JSON: `application/json` or
 /// `application/<anything>+json`, whatever its parameters.
 pub fn is_json(content_type: &str) -> bool {
