@@ -5,6 +5,7 @@
 #   scripts/setup.sh            Rust tools, Chromium and chromedriver, Node
 #   scripts/setup.sh npm        `npm ci` of the workspace when its lock changed
 #   scripts/setup.sh bench      what `make bench` needs beyond that: wrk
+#   scripts/setup.sh postgres   PostgreSQL's server binaries (scripts/with-postgres.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -68,6 +69,13 @@ bench_tools() {
   fi
 }
 
+postgres_tools() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing postgresql (the PostgreSQL store's tests run a throwaway cluster)"
+    apt_install postgresql
+  fi
+}
+
 npm_deps() {
   local stamp=node_modules/.installed-lock
   if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
@@ -80,6 +88,7 @@ npm_deps() {
 case "${1:-}" in
   npm) npm_deps ;;
   bench) bench_tools ;;
-  "") rust_tools; system_tools; npm_deps ;;
-  *) echo "usage: $0 [npm|bench]" >&2; exit 2 ;;
+  postgres) postgres_tools ;;
+  "") rust_tools; system_tools; postgres_tools; npm_deps ;;
+  *) echo "usage: $0 [npm|bench|postgres]" >&2; exit 2 ;;
 esac
