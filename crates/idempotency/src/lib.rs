@@ -8,6 +8,8 @@
 
 pub mod clock;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod problem;
 pub mod protocol;
 #[cfg(feature = "sqlite")]
@@ -16,6 +18,8 @@ pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::{MemoryStore, MemoryTx};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use protocol::Reply;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
