@@ -100,7 +100,7 @@ use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use serve::serve;
-pub use store::{MemoryStore, SqliteOptions, SqliteStore, Store, StoreError};
+pub use store::{MemoryStore, PostgresStore, SqliteOptions, SqliteStore, Store, StoreError};
 
 use crate::clock::millis;
 use crate::problem::{PROBLEM_JSON, Problem};

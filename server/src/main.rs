@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use submit_guard_server::{Config, MemoryStore, SqliteStore, Store, app, purge_expired, serve};
+use submit_guard_server::{
+    Config, MemoryStore, PostgresStore, SqliteStore, Store, app, purge_expired, serve,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Reference server for the IETF Idempotency-Key protocol (submit-guard).
@@ -22,7 +24,8 @@ struct Args {
     /// Address to bind; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// `memory` or `sqlite:PATH`.
+    /// `memory`, `sqlite:PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// (a database several instances may share).
     #[arg(long, default_value = "sqlite:submit-guard.db", value_parser = parse_store)]
     store: StoreSpec,
     /// How long keys are remembered, e.g. `24h`, `30s`, `1500ms`.
@@ -50,18 +53,44 @@ struct Args {
     no_idempotency: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum StoreSpec {
     Memory,
     Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl StoreSpec {
+    /// For logs: never a password.
+    fn describe(&self) -> String {
+        match self {
+            Self::Memory => "memory".into(),
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(url) => match url.rsplit_once('@') {
+                Some((_, place)) => format!("postgres (…@{place})"),
+                None => "postgres".into(),
+            },
+        }
+    }
 }
 
 fn parse_store(s: &str) -> Result<StoreSpec, String> {
     match s {
         "memory" => Ok(StoreSpec::Memory),
+        _ if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            Ok(StoreSpec::Postgres(s.to_owned()))
+        }
         _ => match s.strip_prefix("sqlite:") {
             Some(path) if !path.is_empty() => Ok(StoreSpec::Sqlite(path.into())),
-            _ => Err(format!("expected `memory` or `sqlite:PATH`, got {s:?}")),
+            _ => Err(format!(
+                "expected `memory`, `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`, got {s:?}"
+            )),
         },
     }
 }
@@ -100,6 +129,14 @@ async fn main() -> ExitCode {
             Ok(store) => Arc::new(store),
             Err(err) => {
                 eprintln!("submit-guard-server: cannot open {}: {err}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        StoreSpec::Postgres(url) => match PostgresStore::connect(url).await {
+            Ok(store) => Arc::new(store),
+            Err(err) => {
+                // The error names the URL, without its password.
+                eprintln!("submit-guard-server: {err}");
                 return ExitCode::FAILURE;
             }
         },
@@ -142,7 +179,7 @@ async fn main() -> ExitCode {
             tracing::warn!("could not write the listening line to stdout");
         }
     }
-    tracing::info!(%addr, store = ?args.store, static_dir = ?config.static_dir, test_mode = args.test_mode, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
+    tracing::info!(%addr, store = %args.store.describe(), static_dir = ?config.static_dir, test_mode = args.test_mode, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
 
     tokio::spawn(purge_periodically(config.clone()));
     serve(listener, app(config), shutdown_signal()).await;
@@ -237,7 +274,10 @@ mod tests {
             matches!(parse_store("sqlite:/tmp/x.db"), Ok(StoreSpec::Sqlite(p)) if p.as_os_str() == "/tmp/x.db")
         );
         assert!(parse_store("sqlite:").is_err());
-        assert!(parse_store("postgres://x").is_err());
+        assert!(
+            matches!(parse_store("postgres://u@127.0.0.1:5432/db"), Ok(StoreSpec::Postgres(u)) if u == "postgres://u@127.0.0.1:5432/db")
+        );
+        assert!(parse_store("mysql://x").is_err());
     }
 
     #[test]

@@ -2,17 +2,20 @@
 //! domain, so that a request's effect and its stored response commit in one
 //! transaction, conditional on the request's fencing token.
 //!
-//! Two implementations with identical semantics: [`MemoryStore`] (a mutex
-//! around plain collections) and [`SqliteStore`] (one SQLite connection in
-//! WAL mode behind a mutex). Every method is synchronous; the server calls
-//! them through the crate-private `call`: on tokio's blocking pool for
-//! SQLite, which does file I/O, and inline for the memory store, which never
-//! blocks for long.
+//! Three implementations with identical semantics: [`MemoryStore`] (a mutex
+//! around plain collections), [`SqliteStore`] (one SQLite connection in
+//! WAL mode behind a mutex) and [`PostgresStore`] (a connection pool to a
+//! database that several instances share). Every method is synchronous; the
+//! server calls them through the crate-private `call`: on tokio's blocking
+//! pool for SQLite and PostgreSQL, which do I/O, and inline for the memory
+//! store, which never blocks for long.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 use crate::model::{
