@@ -33,14 +33,15 @@ test-native:
 
 # The PostgreSQL store on a throwaway cluster (scripts/with-postgres.sh; the
 # wrapper's own test first): the store contract, two instances on one
-# database, kill -9 of a claim holder. Here a missing DATABASE_URL fails the
-# tests; under plain `cargo test` they are not built (feature `postgres`) or,
-# built without a database, print why and pass.
+# database (in-process pools, then two server processes), kill -9 of a claim
+# holder. Here a missing DATABASE_URL fails the tests; under plain `cargo
+# test` they print why they skip and pass.
 test-postgres:
 	scripts/setup.sh postgres
 	scripts/test-with-postgres.sh
-	SUBMIT_GUARD_REQUIRE_POSTGRES=1 scripts/with-postgres.sh \
-	  cargo test -p submit-guard-idempotency --features postgres
+	SUBMIT_GUARD_REQUIRE_POSTGRES=1 scripts/with-postgres.sh bash -c '\
+	  cargo test -p submit-guard-idempotency --features postgres && \
+	  cargo test -p submit-guard-server --test postgres_instances'
 
 server:
 	cargo build -p submit-guard-server

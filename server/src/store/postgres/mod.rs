@@ -118,7 +118,11 @@ impl PostgresStore {
         let records = Records::connect_with(url, options)
             .await
             .map_err(store_error)?;
-        let mut client = records.pool().get().await.map_err(|e| store_error(e.into()))?;
+        let mut client = records
+            .pool()
+            .get()
+            .await
+            .map_err(|e| store_error(e.into()))?;
         let tx = client.transaction().await.map_err(map_err)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .await
@@ -140,7 +144,12 @@ impl PostgresStore {
     /// Runs `work` in one transaction; see [`Store::transact`]. Each
     /// statement is its own `block_on` (they cannot nest), with `work`
     /// running between them on this blocking thread.
-    fn run(&self, fence: Option<&Fence>, work: Work, read_only: bool) -> Result<TxOutcome, StoreError> {
+    fn run(
+        &self,
+        fence: Option<&Fence>,
+        work: Work,
+        read_only: bool,
+    ) -> Result<TxOutcome, StoreError> {
         let mut client = self
             .wait(self.records.pool().get())
             .map_err(|e| store_error(e.into()))?;
@@ -218,7 +227,10 @@ impl Store for PostgresStore {
         lock_expired_before_ms: i64,
     ) -> Result<usize, StoreError> {
         let n = self
-            .wait(self.records.purge(expired_before_ms, lock_expired_before_ms))
+            .wait(
+                self.records
+                    .purge(expired_before_ms, lock_expired_before_ms),
+            )
             .map_err(store_error)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
