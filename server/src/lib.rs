@@ -17,7 +17,7 @@
 //!
 //! The project README's [*The reference server*](https://github.com/submit-guard/submit-guard#the-reference-server)
 //! section documents the
-//! command line (`--addr`, `--store memory|sqlite:PATH`, `--retention`,
+//! command line (`--addr`, `--store memory|sqlite:PATH|postgres://…`, `--retention`,
 //! `--lock-timeout`, `--static DIR`, `--test-mode`, `--require-key`,
 //! `--body-limit`, `--no-idempotency`), every row of the protocol table, the
 //! endpoints and test mode's faults; this page is the library's view.
@@ -67,7 +67,8 @@
 //! ```
 //!
 //! Modules: [`protocol`] (keys, principal, fingerprint, stored replies),
-//! `idempotency` (the middleware), [`store`] (the trait, memory and SQLite),
+//! `idempotency` (the middleware), [`store`] (the trait, memory, SQLite and
+//! PostgreSQL),
 //! `routes` (one file per resource, plus the test endpoints), [`faults`]
 //! (test mode), [`problem`] (RFC 9457), [`model`] (domain types), [`clock`].
 
