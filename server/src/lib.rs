@@ -7,44 +7,29 @@
 //! after a timeout, a lost response) carries the same `Idempotency-Key`;
 //! this server runs it once and replays the stored response to every repeat.
 //!
-//! The point is atomicity: the key is claimed with one conditional
-//! statement, never read-then-write, and a request's effect and its stored
-//! response commit in **one** SQLite transaction that is conditional on the
-//! claim's fencing token. A crash between "did it" and "remembered it" is
-//! impossible by construction, and a holder presumed dead cannot write late.
+//! The protocol itself (key parsing, principals, fingerprints, claims,
+//! replays, fencing, the stores' records) is the
+//! [`submit_guard_idempotency`] crate's `IdempotencyLayer`; this server is
+//! one user of it. Its own part is the demo domain ([`domain`]: the
+//! [`Store`] trait, memory, SQLite and PostgreSQL), whose handlers commit their effect
+//! and their reply in one transaction through the crate's typed API, and
+//! test mode's faults ([`faults`]), which stay outside the library.
 //!
-//! ## Running, the protocol, the endpoints
+//! **Atomicity.** A handler's domain statements and the record's `UPDATE
+//! idempotency_keys SET state = 'done', … WHERE fence = ? AND state =
+//! 'locked'` run in one transaction ([`Store::transact`]); if that update
+//! matches no row, everything rolls back. One SQLite connection in WAL mode
+//! sits behind a mutex and is used from `spawn_blocking`, so concurrency
+//! never yields `SQLITE_BUSY` (and never a 5xx) inside the process; claims
+//! and releases commit with `synchronous = NORMAL`, effects with `FULL` (one
+//! fsync per keyed request). [`MemoryStore`] has the same semantics with a
+//! mutex and copy-on-commit over persistent collections, called inline.
 //!
-//! The project README's [*The reference server*](https://github.com/submit-guard/submit-guard#the-reference-server)
-//! section documents the
-//! command line (`--addr`, `--store memory|sqlite:PATH|postgres://…`, `--retention`,
-//! `--lock-timeout`, `--static DIR`, `--test-mode`, `--require-key`,
-//! `--body-limit`, `--no-idempotency`), every row of the protocol table, the
-//! endpoints and test mode's faults; this page is the library's view.
-//! Protected endpoints are the unsafe methods of the domain routes; keys are
-//! parsed by [`protocol::parse_key`] (bare and sf-string forms normalize to
-//! the same key) and scoped by [`protocol::principal`]; [`protocol::fingerprint`]
-//! hashes the method, the path and the canonical body; errors are RFC 9457
-//! problems ([`problem`]); faults are in [`faults`]. Without
-//! [`Config::require_key`] a keyless request runs the handler undeduplicated.
-//!
-//! **Atomicity.** [`Store::claim`] is, in one `BEGIN IMMEDIATE`
-//! transaction: `INSERT … ON CONFLICT DO NOTHING` (a new key, fence 1), else
-//! `UPDATE … SET fence = fence + 1 … WHERE state = 'free' OR (state =
-//! 'done' AND expired)` (a released or expired key), else `UPDATE … SET
-//! fence = fence + 1 … WHERE state = 'locked' AND locked_at <= stale AND
-//! fingerprint = ?` (takeover), else a read that only explains the refusal.
-//! The handler's domain statements and `UPDATE idempotency_keys SET state =
-//! 'done', status = ?, body = ? … WHERE fence = ? AND state = 'locked'` run
-//! in one transaction ([`Store::transact`]); if that update matches no row,
-//! everything rolls back. One SQLite connection in WAL mode sits behind a
-//! mutex and is used from `spawn_blocking`, so concurrency never yields
-//! `SQLITE_BUSY` (and never a 5xx) inside the process; claims and releases
-//! commit with `synchronous = NORMAL`, effects with `FULL` (one fsync per
-//! keyed request). [`MemoryStore`] has the same semantics with a mutex and
-//! copy-on-commit over persistent collections, called inline. Released keys are
-//! kept (state `free`) rather than deleted, so fences never repeat while a
-//! record exists.
+//! **Principals** are keyed hashes (HMAC-SHA-256) of the request's
+//! credential, with a secret from `--principal-secret`, or else one the
+//! store creates on first start and keeps (in the SQLite file, so records
+//! stay valid across restarts; per process for the memory store). They are
+//! never listed: `GET /api/orgs` says `mine: true|false` instead.
 //!
 //! ## As a library
 //!
@@ -61,29 +46,30 @@
 //!     config.test_mode = true;
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //!     println!("listening on http://{}", listener.local_addr()?);
-//!     serve(listener, app(config), async { let _ = tokio::signal::ctrl_c().await; }).await;
+//!     let router = app(config).map_err(std::io::Error::other)?;
+//!     serve(listener, router, async { let _ = tokio::signal::ctrl_c().await; }).await;
 //!     Ok(())
 //! }
 //! ```
 //!
-//! Modules: [`protocol`] (keys, principal, fingerprint, stored replies),
-//! `idempotency` (the middleware), [`store`] (the trait, memory, SQLite and
-//! PostgreSQL),
-//! `routes` (one file per resource, plus the test endpoints), [`faults`]
-//! (test mode), [`problem`] (RFC 9457), [`model`] (domain types), [`clock`].
+//! Modules: [`domain`] (the store trait, memory and SQLite), `routes` (one
+//! file per resource, plus the test endpoints), [`faults`] (test mode),
+//! [`problem`] (RFC 9457, the demo's types), [`model`] (domain types);
+//! [`protocol`] and [`clock`] are the library's.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod clock;
+pub mod domain;
 pub mod faults;
-mod idempotency;
 pub mod model;
 pub mod problem;
-pub mod protocol;
 mod routes;
 mod serve;
-pub mod store;
+
+pub use submit_guard_idempotency::{clock, protocol};
+// `faults` reaches the store through this older path.
+pub(crate) use domain as store;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -94,14 +80,15 @@ use axum::Router;
 use axum::http::{Method, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use submit_guard_idempotency::{IdempotencyConfig, IdempotencyLayer};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use domain::{MemoryStore, PostgresStore, SqliteOptions, SqliteStore, Store, StoreError};
 pub use serve::serve;
-pub use store::{MemoryStore, PostgresStore, SqliteOptions, SqliteStore, Store, StoreError};
 
 use crate::clock::millis;
 use crate::problem::{PROBLEM_JSON, Problem};
@@ -110,8 +97,11 @@ use crate::routes::testing::RequestLog;
 /// Everything [`app`] needs. Build with [`Config::new`] and adjust fields.
 #[derive(Clone)]
 pub struct Config {
-    /// Domain data and idempotency records.
+    /// Domain data, beside the idempotency records it commits with.
     pub store: Arc<dyn Store>,
+    /// The key principals are derived with (`--principal-secret`); `None`
+    /// uses the store's own ([`Store::principal_secret`]).
+    pub principal_secret: Option<Vec<u8>>,
     /// How long a key is remembered (`--retention`, default 24 h); older keys
     /// are treated as new. Advertised as `Idempotency-Retention`.
     pub retention: Duration,
@@ -145,6 +135,7 @@ impl Config {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
+            principal_secret: None,
             retention: Duration::from_secs(24 * 60 * 60),
             lock_timeout: Duration::from_secs(30),
             require_key: false,
@@ -171,12 +162,14 @@ impl fmt::Debug for Config {
     }
 }
 
-/// Shared per-app state: the config and the test mode request log.
+/// Shared per-app state: the config, the layer's config (for principals)
+/// and the test mode request log.
 #[derive(Clone)]
 pub(crate) struct AppState(Arc<Shared>);
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    pub(crate) idempotency: IdempotencyConfig,
     pub(crate) log: RequestLog,
 }
 
@@ -188,18 +181,39 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Builds the HTTP application. No side effects: nothing is bound, spawned
-/// or global; all state lives in `config.store` and the returned router.
-pub fn app(config: Config) -> Router {
+/// The idempotency layer's settings for `config`: its durations, key rule,
+/// body limit and clock, principals keyed with `secret`.
+pub fn idempotency_config(config: &Config, secret: &[u8]) -> IdempotencyConfig {
+    IdempotencyConfig::new(secret)
+        .retention(config.retention)
+        .lock_timeout(config.lock_timeout)
+        .require_key(config.require_key)
+        .body_limit(config.body_limit)
+        .clock(config.clock.clone())
+}
+
+/// Builds the HTTP application. Nothing is bound, spawned or global; all
+/// state lives in `config.store` and the returned router. The store is
+/// asked for its principal secret (created on first use) unless
+/// `config.principal_secret` is set; that failing is the error.
+pub fn app(config: Config) -> Result<Router, StoreError> {
+    let secret = match &config.principal_secret {
+        Some(secret) => secret.clone(),
+        None => config.store.principal_secret()?,
+    };
     let test_mode = config.test_mode;
     let body_limit = config.body_limit;
     let static_dir = config.static_dir.clone();
+    let layer = config.idempotency.then(|| {
+        IdempotencyLayer::from_arc(config.store.records(), idempotency_config(&config, &secret))
+    });
     let state = AppState(Arc::new(Shared {
+        idempotency: idempotency_config(&config, &secret),
         config,
         log: RequestLog::default(),
     }));
 
-    let mut router = routes::api(&state);
+    let mut router = routes::api(&state, layer);
     router = match static_dir {
         Some(dir) => router.fallback_service(ServeDir::new(dir)),
         None => router.fallback(|| async { Problem::not_found("no such resource") }),
@@ -215,7 +229,7 @@ pub fn app(config: Config) -> Router {
     if test_mode {
         router = router.layer(from_fn_with_state(state.clone(), routes::testing::record));
     }
-    router.with_state(state)
+    Ok(router.with_state(state))
 }
 
 /// CORS for a browser demo on another origin: any origin, no credentials.
@@ -271,12 +285,16 @@ async fn problem_for_bare_413(
 }
 
 /// Deletes idempotency records older than the retention window (keeping
-/// locks that have not yet expired). Blocking; `main` runs it periodically
-/// from `spawn_blocking`. Returns how many records were deleted.
-pub fn purge_expired(config: &Config) -> Result<usize, StoreError> {
+/// locks that have not yet expired); `main` runs it periodically. Returns
+/// how many records were deleted.
+pub async fn purge_expired(config: &Config) -> Result<u64, StoreError> {
     let now = config.clock.now_ms();
-    config.store.purge(
-        now.saturating_sub(millis(config.retention)),
-        now.saturating_sub(millis(config.lock_timeout)),
-    )
+    config
+        .store
+        .records()
+        .purge(
+            now.saturating_sub(millis(config.retention)),
+            now.saturating_sub(millis(config.lock_timeout)),
+        )
+        .await
 }

@@ -51,6 +51,42 @@ struct Args {
     /// idempotency layer (keys are ignored). Never in production.
     #[arg(long)]
     no_idempotency: bool,
+    /// The key principals are derived with (HMAC-SHA-256), as at least 32
+    /// hex digits. Default: one the store creates on first start and keeps
+    /// (in the SQLite file; per process for `--store memory`).
+    #[arg(long, value_name = "HEX", value_parser = parse_secret, env = "SUBMIT_GUARD_PRINCIPAL_SECRET", hide_env_values = true)]
+    principal_secret: Option<Secret>,
+}
+
+/// A secret that never shows in `Debug` output (the startup log).
+#[derive(Clone)]
+struct Secret(Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    let s = s.trim();
+    if s.len() < 32 || s.len() % 2 != 0 {
+        return Err(format!(
+            "expected an even number (at least 32) of hex digits, got {} characters",
+            s.len()
+        ));
+    }
+    let digits: Option<Vec<u8>> = s
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let pair = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(pair, 16).ok()
+        })
+        .collect();
+    digits
+        .map(Secret)
+        .ok_or_else(|| "expected hex digits (0-9, a-f)".to_owned())
 }
 
 #[derive(Clone)]
@@ -148,6 +184,7 @@ async fn main() -> ExitCode {
     config.test_mode = args.test_mode;
     config.body_limit = args.body_limit;
     config.idempotency = !args.no_idempotency;
+    config.principal_secret = args.principal_secret.clone().map(|s| s.0);
     config.static_dir = match args.static_dir.as_deref().map(site_root).transpose() {
         Ok(dir) => dir,
         Err(err) => {
@@ -181,8 +218,15 @@ async fn main() -> ExitCode {
     }
     tracing::info!(%addr, store = %args.store.describe(), static_dir = ?config.static_dir, test_mode = args.test_mode, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
 
-    tokio::spawn(purge_periodically(config.clone()));
-    serve(listener, app(config), shutdown_signal()).await;
+    let router = match app(config.clone()) {
+        Ok(router) => router,
+        Err(err) => {
+            eprintln!("submit-guard-server: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tokio::spawn(purge_periodically(config));
+    serve(listener, router, shutdown_signal()).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
@@ -219,12 +263,10 @@ async fn purge_periodically(config: Config) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let config = config.clone();
-        match tokio::task::spawn_blocking(move || purge_expired(&config)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(purged = n, "purged expired idempotency keys"),
-            Ok(Err(err)) => tracing::warn!(error = %err, "purge failed"),
-            Err(err) => tracing::warn!(error = %err, "purge task failed"),
+        match purge_expired(&config).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired idempotency keys"),
+            Err(err) => tracing::warn!(error = %err, "purge failed"),
         }
     }
 }
@@ -278,6 +320,16 @@ mod tests {
             matches!(parse_store("postgres://u@127.0.0.1:5432/db"), Ok(StoreSpec::Postgres(u)) if u == "postgres://u@127.0.0.1:5432/db")
         );
         assert!(parse_store("mysql://x").is_err());
+    }
+
+    #[test]
+    fn secrets() {
+        let hex = "00ff".repeat(8);
+        assert_eq!(parse_secret(&hex).unwrap().0, [0, 255].repeat(8));
+        assert!(parse_secret("abcd").is_err(), "too short");
+        assert!(parse_secret(&"zz".repeat(16)).is_err(), "not hex");
+        assert!(parse_secret(&"a".repeat(33)).is_err(), "odd");
+        assert!(!format!("{:?}", parse_secret(&hex).unwrap()).contains("00ff"));
     }
 
     #[test]

@@ -79,15 +79,17 @@ async fn thousand_same_key_requests_over_two_instances_make_one_effect() {
     let servers = [start(&store, &log), start(&store, &log)];
     let client = Client::new();
     let body = json!({ "name": "Thousand" });
+    // A credential: its principal is keyed with the secret both instances
+    // read from the database, so it is the same record on either.
+    let headers = [
+        ("idempotency-key", "same"),
+        ("authorization", "Bearer two-instances"),
+    ];
     let results = join_all((0..1000).map(|i| {
         let client = client.clone();
         let url = format!("{}/api/orgs", servers[i % 2].base);
         let body = body.clone();
-        async move {
-            client
-                .post(&url, &[("idempotency-key", "same")], &body)
-                .await
-        }
+        async move { client.post(&url, &headers, &body).await }
     }))
     .await;
     let mut created = 0;
@@ -110,11 +112,7 @@ async fn thousand_same_key_requests_over_two_instances_make_one_effect() {
             server.base
         );
         let replay = client
-            .post(
-                &format!("{}/api/orgs", server.base),
-                &[("idempotency-key", "same")],
-                &body,
-            )
+            .post(&format!("{}/api/orgs", server.base), &headers, &body)
             .await
             .unwrap();
         assert_eq!(replay.status, StatusCode::CREATED);

@@ -15,13 +15,15 @@
 //!
 //! # Several instances
 //!
-//! Every decision is one statement that PostgreSQL makes atomic across
-//! connections (see [`crate::store`]): a new key is `INSERT … ON CONFLICT
-//! DO NOTHING RETURNING fence`, so of any number of concurrent first
-//! requests exactly one inserts; re-arming a released or expired record and
-//! taking over a stale lock are conditional `UPDATE … RETURNING fence`s,
-//! which row-lock and re-check their condition, so exactly one of several
-//! racing claimants gets each fence. A commit holds the record's row lock
+//! A claim is one statement, one round trip, that PostgreSQL makes atomic
+//! across connections (see [`crate::store`]): `INSERT … ON CONFLICT DO
+//! NOTHING RETURNING fence`, so of any number of concurrent first requests
+//! exactly one inserts; else, in the same statement, a conditional `UPDATE …
+//! SET fence = fence + 1 … RETURNING fence` re-arms a released or expired
+//! record or takes over a stale lock, and since an update row-locks and
+//! re-checks its condition, exactly one of several racing claimants gets
+//! each fence; else the same statement reads the record to explain the
+//! refusal. A commit holds the record's row lock
 //! until the app's transaction ends, so a takeover racing a commit waits for
 //! it and then sees the stored reply.
 //!
@@ -66,6 +68,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     status      INTEGER,
     headers     TEXT,
     body        BYTEA,
+    taken_from  TEXT,
     PRIMARY KEY (principal, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
@@ -79,41 +82,47 @@ const SCHEMA_LOCK: i64 = 0x0073_672d_6964_656d;
 /// batch comes back short.
 const PURGE_BATCH: i64 = 1000;
 
-/// A claim reads the record to explain a refusal; if a concurrent release or
-/// purge made the record claimable in between, the claim tries again this
-/// many times before answering 503.
+/// A claim that reads a record as claimable but could not claim it (a
+/// concurrent release, commit or purge in between) tries again, this many
+/// times in all before answering 503.
 const CLAIM_ROUNDS: usize = 4;
 
-const INSERT: &str = "
-INSERT INTO idempotency_keys
-       (principal, key, method, path, fingerprint, fence, state, locked_at, created_at)
-VALUES ($1, $2, $3, $4, $5, 1, 'locked', $6, $6)
-ON CONFLICT (principal, key) DO NOTHING
-RETURNING fence";
-
-/// Re-arms a released record or an expired completed one.
-const REARM: &str = "
-UPDATE idempotency_keys
-   SET method = $3, path = $4, fingerprint = $5, fence = fence + 1,
-       state = 'locked', locked_at = $6, created_at = $6,
-       status = NULL, headers = NULL, body = NULL
+/// The whole claim in one statement, one round trip: a new key is inserted
+/// (fence 1); else a released or expired record is re-armed, or a stale lock
+/// with the same fingerprint taken over (fence + 1; `taken_from` keeps the
+/// state it had, so `RETURNING` can tell a takeover); else the record is read
+/// to explain the refusal. The sub-statements share one snapshot: if the
+/// insert adds the row, the update cannot see it, so a row is never
+/// modified twice. Kind 0: inserted; 1: re-armed or taken over; 2: refused.
+const CLAIM: &str = "
+WITH inserted AS (
+    INSERT INTO idempotency_keys
+           (principal, key, method, path, fingerprint, fence, state, locked_at, created_at)
+    VALUES ($1, $2, $3, $4, $5, 1, 'locked', $6, $6)
+    ON CONFLICT (principal, key) DO NOTHING
+    RETURNING fence
+), updated AS (
+    UPDATE idempotency_keys
+       SET taken_from = state, method = $3, path = $4, fingerprint = $5,
+           fence = fence + 1, state = 'locked', locked_at = $6, created_at = $6,
+           status = NULL, headers = NULL, body = NULL
+     WHERE principal = $1 AND key = $2
+       AND (state = 'free'
+            OR (state = 'done' AND created_at <= $7)
+            OR (state = 'locked' AND locked_at <= $8 AND (fingerprint = $5 OR created_at <= $7)))
+    RETURNING fence, taken_from = 'locked' AS takeover
+)
+SELECT 0 AS kind, fence, false AS takeover, NULL::text AS state, NULL::text AS fingerprint,
+       NULL::integer AS status, NULL::text AS headers, NULL::bytea AS body,
+       NULL::bigint AS created_at, NULL::bigint AS locked_at
+  FROM inserted
+UNION ALL
+SELECT 1, fence, takeover, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM updated
+UNION ALL
+SELECT 2, fence, false, state, fingerprint, status, headers, body, created_at, locked_at
+  FROM idempotency_keys
  WHERE principal = $1 AND key = $2
-   AND (state = 'free' OR (state = 'done' AND created_at <= $7))
-RETURNING fence";
-
-/// Takes over a stale lock with the same fingerprint (or an expired one).
-const TAKE_OVER: &str = "
-UPDATE idempotency_keys
-   SET method = $3, path = $4, fingerprint = $5, fence = fence + 1,
-       state = 'locked', locked_at = $6, created_at = $6,
-       status = NULL, headers = NULL, body = NULL
- WHERE principal = $1 AND key = $2
-   AND state = 'locked' AND locked_at <= $8 AND (fingerprint = $5 OR created_at <= $7)
-RETURNING fence";
-
-const EXPLAIN: &str = "
-SELECT state, fingerprint, status, headers, body, created_at, locked_at
-  FROM idempotency_keys WHERE principal = $1 AND key = $2";
+   AND NOT EXISTS (SELECT 1 FROM inserted) AND NOT EXISTS (SELECT 1 FROM updated)";
 
 const COMMIT: &str = "
 UPDATE idempotency_keys SET state = 'done', status = $4, headers = $5, body = $6
@@ -364,12 +373,11 @@ impl PostgresStore {
 
     async fn claim_now(&self, r: &ClaimRequest) -> Result<ClaimOutcome, StoreError> {
         let client = self.pool.get().await?;
+        let statement = client.prepare_cached(CLAIM).await?;
         for _ in 0..CLAIM_ROUNDS {
-            // 1. A new key: one conditional insert.
-            let insert = client.prepare_cached(INSERT).await?;
             let row = client
                 .query_opt(
-                    &insert,
+                    &statement,
                     &[
                         &r.record.principal,
                         &r.record.key,
@@ -377,55 +385,29 @@ impl PostgresStore {
                         &r.path,
                         &r.fingerprint,
                         &r.now_ms,
+                        &r.expired_before_ms,
+                        &r.lock_expired_before_ms,
                     ],
                 )
                 .await?;
-            if let Some(row) = row {
+            // No row at all: the insert met a row that the statement's
+            // snapshot cannot see (committed meanwhile), or a purge deleted
+            // it. Go round again.
+            let Some(row) = row else { continue };
+            let kind: i32 = row.try_get(0)?;
+            if kind != 2 {
                 return Ok(ClaimOutcome::Claimed {
-                    fence: row.try_get(0)?,
-                    takeover: false,
+                    fence: row.try_get(1)?,
+                    takeover: row.try_get(2)?,
                 });
             }
-            // 2. Re-arm a released or expired record, or take over a stale
-            //    lock: one conditional update each, fence + 1.
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-                &r.record.principal,
-                &r.record.key,
-                &r.method,
-                &r.path,
-                &r.fingerprint,
-                &r.now_ms,
-                &r.expired_before_ms,
-                &r.lock_expired_before_ms,
-            ];
-            for (takeover, sql) in [(false, REARM), (true, TAKE_OVER)] {
-                let statement = client.prepare_cached(sql).await?;
-                let count = statement.params().len().min(params.len());
-                let row = client
-                    .query_opt(&statement, params.get(..count).unwrap_or(&params))
-                    .await?;
-                if let Some(row) = row {
-                    return Ok(ClaimOutcome::Claimed {
-                        fence: row.try_get(0)?,
-                        takeover,
-                    });
-                }
-            }
-            // 3. Held by someone else: report what holds it. The three
-            //    statements above each committed on their own, so the record
-            //    may have changed since; if what we read now was claimable,
-            //    go round again.
-            let explain = client.prepare_cached(EXPLAIN).await?;
-            let Some(row) = client
-                .query_opt(&explain, &[&r.record.principal, &r.record.key])
-                .await?
-            else {
-                continue; // purged in between
-            };
-            let state: String = row.try_get(0)?;
-            let fingerprint: String = row.try_get(1)?;
-            let created_at: i64 = row.try_get(5)?;
-            let locked_at: i64 = row.try_get(6)?;
+            // Held by someone else. The read saw the statement's snapshot;
+            // if a concurrent release or commit made the record claimable
+            // since, go round again.
+            let state: String = row.try_get(3)?;
+            let fingerprint: String = row.try_get(4)?;
+            let created_at: i64 = row.try_get(8)?;
+            let locked_at: i64 = row.try_get(9)?;
             let claimable = match state.as_str() {
                 "free" => true,
                 "done" => created_at <= r.expired_before_ms,
@@ -443,9 +425,9 @@ impl PostgresStore {
             if state != "done" {
                 return Ok(ClaimOutcome::InFlight);
             }
-            let status: Option<i32> = row.try_get(2)?;
-            let headers: Option<String> = row.try_get(3)?;
-            let body: Option<Vec<u8>> = row.try_get(4)?;
+            let status: Option<i32> = row.try_get(5)?;
+            let headers: Option<String> = row.try_get(6)?;
+            let body: Option<Vec<u8>> = row.try_get(7)?;
             return match (status, headers) {
                 (Some(status), Some(headers)) => Ok(ClaimOutcome::Completed(reply_from_row(
                     status,

@@ -231,3 +231,29 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         lock_expired_before_ms: i64,
     ) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
+
+impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
+    fn claim(&self, req: ClaimRequest) -> BoxFuture<'_, Result<ClaimOutcome, StoreError>> {
+        (**self).claim(req)
+    }
+
+    fn complete(
+        &self,
+        claim: Claim,
+        reply: Reply,
+    ) -> BoxFuture<'_, Result<Committed, CommitError>> {
+        (**self).complete(claim, reply)
+    }
+
+    fn release(&self, claim: Claim) -> BoxFuture<'_, Result<bool, StoreError>> {
+        (**self).release(claim)
+    }
+
+    fn purge(
+        &self,
+        expired_before_ms: i64,
+        lock_expired_before_ms: i64,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        (**self).purge(expired_before_ms, lock_expired_before_ms)
+    }
+}

@@ -1,29 +1,40 @@
-//! [`PostgresStore`] on a real PostgreSQL: the store contract; several
-//! instances (each its own pool, as separate processes would have) on one
-//! database; effects committed in the app's own transaction; a claim holder
-//! killed with SIGKILL at each phase.
+//! [`PostgresStore`] on a real PostgreSQL: the store contract
+//! (`tests/contract`, each row in a schema of its own); several instances
+//! (each its own pool, as separate processes would have) on one database;
+//! effects committed in the app's own transaction; a claim holder killed
+//! with SIGKILL at each phase.
 //!
 //! The database is `DATABASE_URL`, which `scripts/with-postgres.sh` (and so
 //! `make test-postgres`) sets to a throwaway cluster. Without it each test
 //! prints why and passes, unless `SUBMIT_GUARD_REQUIRE_POSTGRES=1` (set by
 //! `make test-postgres`), where a missing database is a failure. Tests share
-//! the database: each works under a principal of its own.
+//! the database: each works under a principal (or a schema) of its own.
 
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod store_contract;
+#[macro_use]
+mod contract;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use store_contract::{LOCK_TIMEOUT, T0, claimed, reply, request, stored};
 use submit_guard_idempotency::{
-    Claim, ClaimOutcome, CommitError, IdempotencyStore, PostgresStore, RecordKey, Reply, StoreError,
+    Claim, ClaimOutcome, ClaimRequest, CommitError, Committed, IdempotencyStore, PostgresStore,
+    RecordKey, Reply, StoreError,
 };
+use tokio::runtime::Handle;
+
+/// The clock of these tests starts here (2025-01-01T00:00:00Z).
+const T0: i64 = 1_735_689_600_000;
+/// Records older than this (ms) are expired.
+const RETENTION: i64 = 60_000;
+/// Locks older than this (ms) are stale.
+const LOCK_TIMEOUT: i64 = 1_000;
 
 const REQUIRE: &str = "SUBMIT_GUARD_REQUIRE_POSTGRES";
 
@@ -40,6 +51,51 @@ fn database_url(test: &str) -> Option<String> {
             );
             None
         }
+    }
+}
+
+/// A claim of `key` under `scope` with fingerprint `fp` at time `now`.
+fn request(scope: &str, key: &str, fp: &str, now: i64) -> ClaimRequest {
+    ClaimRequest {
+        record: RecordKey {
+            principal: scope.to_owned(),
+            key: key.to_owned(),
+        },
+        fingerprint: fp.to_owned(),
+        method: "POST".to_owned(),
+        path: "/things".to_owned(),
+        now_ms: now,
+        expired_before_ms: now - RETENTION,
+        lock_expired_before_ms: now - LOCK_TIMEOUT,
+    }
+}
+
+/// A 201 with a header that is stored and one that never is.
+fn reply(id: &str) -> Reply {
+    Reply {
+        status: 201,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("location".into(), format!("/things/{id}")),
+            ("set-cookie".into(), "sid=secret".into()),
+        ],
+        body: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+    }
+}
+
+/// `reply(id)` as a replay returns it: without `Set-Cookie`.
+fn stored(id: &str) -> Reply {
+    let mut reply = reply(id);
+    reply.headers.retain(|(name, _)| name != "set-cookie");
+    reply
+}
+
+/// Claims and expects a fresh claim; returns it.
+async fn claimed(store: &dyn IdempotencyStore, req: ClaimRequest) -> (Claim, bool) {
+    let record = req.record.clone();
+    match store.claim(req).await.unwrap() {
+        ClaimOutcome::Claimed { fence, takeover } => (Claim::new(record, fence), takeover),
+        other => panic!("expected a claim on {record:?}, got {other:?}"),
     }
 }
 
@@ -109,12 +165,88 @@ async fn run_effect(
     Ok(answer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contract() {
-    let Some(url) = database_url("contract") else {
-        return;
-    };
-    store_contract::all(Arc::new(connect(&url).await), &scope("contract")).await;
+/// The contract's fixture: a store in a fresh schema (so that each row of
+/// the contract starts from an empty table, as with the other stores), with
+/// the app's effects in a table beside the records.
+struct PostgresFixture {
+    store: PostgresStore,
+    runtime: Handle,
+}
+
+/// The fixture, or `None` (the test returns) without a database.
+async fn fixture(test: &str) -> Option<Arc<dyn contract::Fixture>> {
+    static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+    let url = database_url(test)?;
+    let schema = format!(
+        "contract_{}_{}",
+        std::process::id(),
+        SCHEMAS.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = connect(&url).await;
+    admin
+        .pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
+             CREATE TABLE {schema}.effects (name TEXT NOT NULL, seq BIGINT GENERATED ALWAYS AS IDENTITY)"
+        ))
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = connect(&format!("{url}{sep}options=-csearch_path%3D{schema}")).await;
+    Some(Arc::new(PostgresFixture {
+        store,
+        runtime: Handle::current(),
+    }))
+}
+
+impl contract::Fixture for PostgresFixture {
+    fn store(&self) -> Arc<dyn IdempotencyStore> {
+        Arc::new(self.store.clone())
+    }
+
+    fn commit_with_effect(
+        &self,
+        claim: Option<&Claim>,
+        reply: &Reply,
+        name: &str,
+    ) -> Result<Option<Committed>, CommitError> {
+        self.runtime.block_on(async {
+            let mut client = self.store.pool().get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("INSERT INTO effects (name) VALUES ($1)", &[&name])
+                .await?;
+            let receipt = match claim {
+                Some(claim) => Some(PostgresStore::commit_in(&tx, claim, reply).await?),
+                None => None,
+            };
+            tx.commit().await?;
+            Ok(receipt)
+        })
+    }
+
+    fn effects(&self) -> Vec<String> {
+        self.runtime.block_on(async {
+            let client = self.store.pool().get().await.unwrap();
+            client
+                .query("SELECT name FROM effects ORDER BY seq", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect()
+        })
+    }
+}
+
+/// Every row of the store contract, on PostgreSQL.
+mod contract_rows {
+    contract_suite!(match crate::fixture(module_path!()).await {
+        Some(fixture) => fixture,
+        None => return,
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +256,22 @@ async fn two_instances_race_for_one_key() {
     };
     let stores: [Arc<dyn IdempotencyStore>; 2] =
         [Arc::new(connect(&url).await), Arc::new(connect(&url).await)];
-    store_contract::claim_race(&stores, &scope("race"), 1000).await;
+    let scope = scope("race");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let store = stores[i % 2].clone();
+        let req = request(&scope, "race", "fp", T0);
+        tasks.spawn(async move { store.claim(req).await });
+    }
+    let (mut claims, mut in_flight) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            Ok(ClaimOutcome::Claimed { fence: 1, .. }) => claims += 1,
+            Ok(ClaimOutcome::InFlight) => in_flight += 1,
+            other => panic!("unexpected outcome in a claim race: {other:?}"),
+        }
+    }
+    assert_eq!((claims, in_flight), (1, 999));
 }
 
 /// 1,000 concurrent requests with one key, spread over two instances, each

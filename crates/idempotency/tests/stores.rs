@@ -1,23 +1,14 @@
-//! The store contract (`store_contract`) on the in-process stores: memory and
-//! a SQLite file.
+//! The store contract (`tests/contract`) against every store: one line each.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)] // test code: a failure is a panic
 
-mod store_contract;
+#[macro_use]
+mod contract;
 
-use std::sync::Arc;
-
-use submit_guard_idempotency::MemoryStore;
-
-#[tokio::test]
-async fn memory() {
-    store_contract::all(Arc::new(MemoryStore::new()), "memory").await;
+mod memory {
+    contract_suite!(crate::contract::memory());
 }
 
-#[cfg(feature = "sqlite")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = submit_guard_idempotency::SqliteStore::open(dir.path().join("records.db")).unwrap();
-    store_contract::all(Arc::new(store), "sqlite").await;
+mod sqlite {
+    contract_suite!(crate::contract::sqlite());
 }

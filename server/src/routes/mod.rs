@@ -1,7 +1,7 @@
 //! The HTTP routes, one module per resource, and the glue every handler
 //! shares: [`Effect`] (run domain work in one store transaction under the
-//! request's claim) and [`JsonBody`] (parse a JSON body into a problem-aware
-//! 400).
+//! request's claim, and hand the layer its receipt) and [`JsonBody`] (parse
+//! a JSON body into a problem-aware 400).
 
 mod invites;
 mod orders;
@@ -13,23 +13,23 @@ use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
+use submit_guard_idempotency::IdempotencyLayer;
 
 use crate::AppState;
+use crate::domain::{Claim, StoreError, Tx, TxOutcome};
 use crate::faults::{self, ActiveFault, Fault, Phase};
-use crate::idempotency::{self, Committed};
 use crate::problem::{self, Problem};
 use crate::protocol::Reply;
 use crate::serve::ConnAbort;
-use crate::store::{Fence, StoreError, Tx, TxOutcome};
 
-/// The API routes: the protected endpoints behind the idempotency layer
-/// (unless [`crate::Config::idempotency`] is off), the reads, and (in test
-/// mode) the test endpoints.
-pub(crate) fn api(state: &AppState) -> Router<AppState> {
+/// The API routes: the protected endpoints behind the idempotency `layer`
+/// (`None` when [`crate::Config::idempotency`] is off), the reads, and (in
+/// test mode) the test endpoints.
+pub(crate) fn api(state: &AppState, layer: Option<IdempotencyLayer>) -> Router<AppState> {
     let mut protected = Router::new()
         .route("/api/orgs", post(orgs::create))
         .route("/api/invites", post(invites::create))
@@ -39,8 +39,8 @@ pub(crate) fn api(state: &AppState) -> Router<AppState> {
         .route("/api/orders/{id}/pay", post(orders::pay))
         .route("/api/orders/{id}/items", put(orders::update_items))
         .route_layer(from_fn(faults::before_handler));
-    if state.config.idempotency {
-        protected = protected.route_layer(from_fn_with_state(state.clone(), idempotency::guard));
+    if let Some(layer) = layer {
+        protected = protected.route_layer(layer);
     }
     let reads = Router::new()
         .route("/api/orgs", get(orgs::list))
@@ -71,7 +71,7 @@ async fn api_not_found(req: Request) -> Problem {
 /// (test mode) and its connection.
 pub(crate) struct Effect {
     state: AppState,
-    fence: Option<Fence>,
+    claim: Option<Claim>,
     fault: Option<Fault>,
     abort: Option<ConnAbort>,
 }
@@ -85,7 +85,7 @@ impl FromRequestParts<AppState> for Effect {
     ) -> Result<Self, Self::Rejection> {
         Ok(Self {
             state: state.clone(),
-            fence: parts.extensions.get::<Fence>().cloned(),
+            claim: parts.extensions.get::<Claim>().cloned(),
             fault: parts.extensions.get::<ActiveFault>().map(|f| f.0.clone()),
             abort: parts.extensions.get::<ConnAbort>().cloned(),
         })
@@ -93,6 +93,12 @@ impl FromRequestParts<AppState> for Effect {
 }
 
 impl Effect {
+    /// The requester's principal, under the layer's policy: to tell a user
+    /// what is theirs without listing principals.
+    pub(crate) fn principal(&self, parts: &Parts) -> String {
+        self.state.idempotency.principal_of(parts)
+    }
+
     /// The clock's current time.
     pub(crate) fn now_ms(&self) -> i64 {
         self.state.config.clock.now_ms()
@@ -100,7 +106,9 @@ impl Effect {
 
     /// Runs `work` in one store transaction. A success reply commits the
     /// effect and, under a claim, the stored reply with it (conditional on
-    /// the fence); any other reply rolls back. Commit-phase faults strike here.
+    /// the fence), and the response carries the receipt for the layer; any
+    /// other reply rolls back. Commit-phase faults strike here, outside the
+    /// library.
     pub(crate) async fn run<F>(self, work: F) -> Response
     where
         F: FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send + 'static,
@@ -120,16 +128,16 @@ impl Effect {
             Ok(reply)
         });
         let store = self.state.config.store.clone();
-        let fence = self.fence.clone();
+        let claim = self.claim.clone();
         let outcome =
-            crate::store::call(store, move |store| store.transact(fence.as_ref(), work)).await;
-        let reply = match outcome {
-            Ok(Ok(TxOutcome::Committed(reply))) => reply,
+            crate::domain::call(store, move |store| store.transact(claim.as_ref(), work)).await;
+        let (reply, receipt) = match outcome {
+            Ok(Ok(TxOutcome::Committed(reply, receipt))) => (reply, receipt),
             Ok(Ok(TxOutcome::RolledBack(reply))) => return reply.into_response(),
             Ok(Ok(TxOutcome::FenceLost)) => {
-                if let Some(fence) = &self.fence {
-                    let (key, principal) = (&fence.record.key, &fence.record.principal);
-                    tracing::warn!(%key, %principal, fence = fence.fence, "idempotency: stale holder's commit rejected, effect rolled back");
+                if let Some(claim) = &self.claim {
+                    let (key, principal) = (&claim.record.key, &claim.record.principal);
+                    tracing::warn!(%key, %principal, fence = claim.fence, "idempotency: stale holder's commit rejected, effect rolled back");
                 }
                 return Problem::new(
                     StatusCode::CONFLICT,
@@ -160,7 +168,9 @@ impl Effect {
             },
             _ => reply.into_response(),
         };
-        response.extensions_mut().insert(Committed);
+        if let Some(receipt) = receipt {
+            response.extensions_mut().insert(receipt);
+        }
         response
     }
 
@@ -170,7 +180,7 @@ impl Effect {
         F: FnOnce(&mut dyn Tx) -> Result<Reply, StoreError> + Send + 'static,
     {
         let store = self.state.config.store.clone();
-        match crate::store::call(store, move |store| store.read(Box::new(work))).await {
+        match crate::domain::call(store, move |store| store.read(Box::new(work))).await {
             Ok(Ok(reply)) => reply.into_response(),
             Ok(Err(err)) => Problem::from(err).into_response(),
             Err(err) => Problem::internal(err.to_string()).into_response(),

@@ -4,17 +4,22 @@
 //! two orgs, or an org without its owner. Here the org and its owner
 //! membership are created in one transaction, the slug is made unique by the
 //! database's UNIQUE constraint, and the key makes a repeat a replay.
+//!
+//! Principals are never listed: an org and a membership say `mine: true`
+//! to their owner and `false` to everyone else.
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{Effect, JsonBody, ok_json};
+use crate::model::{Membership, Org};
 use crate::problem::Problem;
-use crate::protocol::{self, Reply};
+use crate::protocol::Reply;
 
 /// The longest org name, in characters, after trimming.
 const MAX_NAME: usize = 100;
@@ -24,9 +29,31 @@ pub(crate) struct CreateOrg {
     name: Option<String>,
 }
 
+/// An org as listed: its owner only as `mine`.
+fn org_view(org: &Org, principal: &str) -> serde_json::Value {
+    json!({
+        "id": org.id,
+        "name": org.name,
+        "slug": org.slug,
+        "createdAt": org.created_at,
+        "mine": org.owner == principal,
+    })
+}
+
+/// A membership as listed: its principal only as `mine`.
+fn membership_view(m: &Membership, principal: &str) -> serde_json::Value {
+    json!({
+        "id": m.id,
+        "orgId": m.org_id,
+        "role": m.role,
+        "createdAt": m.created_at,
+        "mine": m.principal == principal,
+    })
+}
+
 pub(crate) async fn create(
     effect: Effect,
-    headers: HeaderMap,
+    parts: Parts,
     JsonBody(body): JsonBody<CreateOrg>,
 ) -> Response {
     let name = body
@@ -42,7 +69,7 @@ pub(crate) async fn create(
         return Problem::invalid(format!("name must be at most {MAX_NAME} characters"))
             .into_response();
     }
-    let owner = protocol::principal(&headers);
+    let owner = effect.principal(&parts);
     let (org_id, membership_id) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
     let now = effect.now_ms();
     effect
@@ -57,21 +84,38 @@ pub(crate) async fn create(
         .await
 }
 
-pub(crate) async fn list(effect: Effect) -> Response {
-    effect.read(|tx| ok_json(&tx.list_orgs()?)).await
+pub(crate) async fn list(effect: Effect, parts: Parts) -> Response {
+    let me = effect.principal(&parts);
+    effect
+        .read(move |tx| {
+            let orgs: Vec<_> = tx.list_orgs()?.iter().map(|o| org_view(o, &me)).collect();
+            ok_json(&orgs)
+        })
+        .await
 }
 
-pub(crate) async fn get_one(effect: Effect, Path(id): Path<String>) -> Response {
+pub(crate) async fn get_one(effect: Effect, parts: Parts, Path(id): Path<String>) -> Response {
+    let me = effect.principal(&parts);
     effect
         .read(
             move |tx| match tx.list_orgs()?.into_iter().find(|org| org.id == id) {
-                Some(org) => ok_json(&org),
+                Some(org) => ok_json(&org_view(&org, &me)),
                 None => Ok(Problem::not_found(format!("no org {id}")).into_reply()),
             },
         )
         .await
 }
 
-pub(crate) async fn memberships(effect: Effect) -> Response {
-    effect.read(|tx| ok_json(&tx.list_memberships()?)).await
+pub(crate) async fn memberships(effect: Effect, parts: Parts) -> Response {
+    let me = effect.principal(&parts);
+    effect
+        .read(move |tx| {
+            let list: Vec<_> = tx
+                .list_memberships()?
+                .iter()
+                .map(|m| membership_view(m, &me))
+                .collect();
+            ok_json(&list)
+        })
+        .await
 }

@@ -135,7 +135,7 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
 
 async fn reset(State(state): State<AppState>) -> Response {
     let store = state.config.store.clone();
-    match crate::store::call(store, move |store| store.reset()).await {
+    match crate::domain::call(store, move |store| store.reset()).await {
         Ok(Ok(())) => {
             state.log.clear();
             tracing::info!("test mode: state reset");

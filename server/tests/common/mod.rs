@@ -69,7 +69,7 @@ impl Harness {
         tweak(&mut config);
         Self {
             kind,
-            app: app(config.clone()),
+            app: app(config.clone()).unwrap(),
             config,
             clock,
             memory,

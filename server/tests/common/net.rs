@@ -28,7 +28,7 @@ impl InProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app(config), async move {
+        let task = tokio::spawn(serve(listener, app(config).unwrap(), async move {
             let _ = stopped.await;
         }));
         Self {

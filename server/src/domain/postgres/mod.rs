@@ -18,15 +18,14 @@
 mod tx;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use submit_guard_idempotency::{
-    Claim, ClaimOutcome as RecordOutcome, ClaimRequest as RecordClaim, CommitError,
-    IdempotencyStore, PostgresOptions, PostgresStore as Records, RecordKey as Key,
-    Reply as StoredReply, StoreError as RecordError,
+    CommitError, IdempotencyStore, PostgresOptions, PostgresStore as Records,
 };
 use tokio::runtime::Handle;
 
-use super::{ClaimOutcome, ClaimRequest, Fence, Store, StoreError, TxOutcome, Work};
+use super::{Claim, Store, StoreError, TxOutcome, Work, random_secret};
 use crate::protocol::Reply;
 
 /// The demo's domain tables, beside `idempotency_keys` (created by
@@ -67,44 +66,24 @@ CREATE TABLE IF NOT EXISTS payments (
 CREATE TABLE IF NOT EXISTS fault_counters (
     name TEXT PRIMARY KEY, hits BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS server_secrets (
+    name TEXT PRIMARY KEY, value BYTEA NOT NULL
+);
 ";
 
 /// Serializes the domain schema's creation between instances starting together.
 const SCHEMA_LOCK: i64 = 0x0073_672d_6465_6d6f;
 
 /// A store in a PostgreSQL database; several server processes may share it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresStore {
     records: Records,
     runtime: Handle,
-}
-
-fn store_error(err: RecordError) -> StoreError {
-    match err {
-        RecordError::Unavailable(e) => StoreError::Unavailable(e),
-        RecordError::Internal(e) => StoreError::Internal(e),
-    }
+    secret: Vec<u8>,
 }
 
 pub(super) fn map_err(err: tokio_postgres::Error) -> StoreError {
-    store_error(err.into())
-}
-
-fn commit_error(err: CommitError) -> Result<(), StoreError> {
-    match err {
-        CommitError::FenceLost => Ok(()),
-        CommitError::Store(e) => Err(store_error(e)),
-    }
-}
-
-fn claim_of(fence: &Fence) -> Claim {
-    Claim::new(
-        Key {
-            principal: fence.record.principal.clone(),
-            key: fence.record.key.clone(),
-        },
-        fence.fence,
-    )
+    err.into()
 }
 
 impl PostgresStore {
@@ -115,30 +94,49 @@ impl PostgresStore {
             max_connections: 32,
             ..PostgresOptions::default()
         };
-        let records = Records::connect_with(url, options)
-            .await
-            .map_err(store_error)?;
-        let mut client = records
-            .pool()
-            .get()
-            .await
-            .map_err(|e| store_error(e.into()))?;
+        let records = Records::connect_with(url, options).await?;
+        let mut client = records.pool().get().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .await
             .map_err(map_err)?;
         tx.batch_execute(SCHEMA).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
+        // One principal secret for every instance on the database: the first
+        // to start stores its own, the others read it, so a credential maps
+        // to the same principal whichever instance a request reaches. Two
+        // statements: the SELECT's snapshot is taken after the INSERT, so it
+        // sees a secret another instance committed meanwhile.
+        client
+            .execute(
+                "INSERT INTO server_secrets (name, value) VALUES ('principal', $1)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&random_secret()?],
+            )
+            .await
+            .map_err(map_err)?;
+        let secret: Vec<u8> = client
+            .query_one(
+                "SELECT value FROM server_secrets WHERE name = 'principal'",
+                &[],
+            )
+            .await
+            .map_err(map_err)?
+            .try_get(0)
+            .map_err(map_err)?;
         drop(client);
         Ok(Self {
             records,
             runtime: Handle::current(),
+            secret,
         })
     }
 
-    /// Runs `fut` to completion from a blocking thread.
+    /// Runs `fut` to completion from a blocking thread (the server calls
+    /// the store from `spawn_blocking`); on a worker thread of the
+    /// multi-thread runtime, `block_in_place` makes that allowed too.
     fn wait<T>(&self, fut: impl Future<Output = T>) -> T {
-        self.runtime.block_on(fut)
+        tokio::task::block_in_place(|| self.runtime.block_on(fut))
     }
 
     /// Runs `work` in one transaction; see [`Store::transact`]. Each
@@ -146,13 +144,11 @@ impl PostgresStore {
     /// running between them on this blocking thread.
     fn run(
         &self,
-        fence: Option<&Fence>,
+        claim: Option<&Claim>,
         work: Work,
         read_only: bool,
     ) -> Result<TxOutcome, StoreError> {
-        let mut client = self
-            .wait(self.records.pool().get())
-            .map_err(|e| store_error(e.into()))?;
+        let mut client = self.wait(self.records.pool().get())?;
         let tx = self
             .wait(client.build_transaction().read_only(read_only).start())
             .map_err(map_err)?;
@@ -160,121 +156,89 @@ impl PostgresStore {
         if read_only || !reply.is_success() {
             return Ok(TxOutcome::RolledBack(reply)); // dropping `tx` rolls back
         }
-        if let Some(fence) = fence {
-            let stored = StoredReply {
-                status: reply.status,
-                headers: reply.headers.clone(),
-                body: reply.body.clone(),
-            };
-            if let Err(err) = self.wait(Records::commit_in(&tx, &claim_of(fence), &stored)) {
-                commit_error(err)?;
-                return Ok(TxOutcome::FenceLost); // dropping `tx` rolls back the effect
-            }
-        }
+        let receipt = match claim {
+            Some(claim) => match self.wait(Records::commit_in(&tx, claim, &reply)) {
+                Ok(receipt) => Some(receipt),
+                // Dropping `tx` rolls back the effect.
+                Err(CommitError::FenceLost) => return Ok(TxOutcome::FenceLost),
+                Err(CommitError::Store(err)) => return Err(err),
+            },
+            None => None,
+        };
         self.wait(tx.commit()).map_err(map_err)?;
-        Ok(TxOutcome::Committed(reply))
+        Ok(TxOutcome::Committed(reply, receipt))
+    }
+
+    /// Runs `sql` with `params` on a pooled connection and returns the first
+    /// column of its one row.
+    fn one<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<T, StoreError>
+    where
+        T: for<'r> tokio_postgres::types::FromSql<'r>,
+    {
+        self.wait(async {
+            let client = self.records.pool().get().await?;
+            let row = client.query_one(sql, params).await.map_err(map_err)?;
+            row.try_get(0).map_err(map_err)
+        })
     }
 }
 
 impl Store for PostgresStore {
-    fn claim(&self, req: &ClaimRequest) -> Result<ClaimOutcome, StoreError> {
-        let request = RecordClaim {
-            record: Key {
-                principal: req.record.principal.clone(),
-                key: req.record.key.clone(),
-            },
-            fingerprint: req.fingerprint.clone(),
-            method: req.method.clone(),
-            path: req.path.clone(),
-            now_ms: req.now_ms,
-            expired_before_ms: req.expired_before_ms,
-            lock_expired_before_ms: req.lock_expired_before_ms,
-        };
-        let outcome = self
-            .wait(self.records.claim(request))
-            .map_err(store_error)?;
-        Ok(match outcome {
-            RecordOutcome::Claimed { fence, takeover } => ClaimOutcome::Claimed { fence, takeover },
-            RecordOutcome::Completed(reply) => ClaimOutcome::Completed(Reply {
-                status: reply.status,
-                headers: reply.headers,
-                body: reply.body,
-            }),
-            RecordOutcome::InFlight => ClaimOutcome::InFlight,
-            RecordOutcome::Mismatch => ClaimOutcome::Mismatch,
-        })
+    fn records(&self) -> Arc<dyn IdempotencyStore> {
+        Arc::new(self.records.clone())
     }
 
-    fn release(&self, fence: &Fence) -> Result<bool, StoreError> {
-        self.wait(self.records.release(claim_of(fence)))
-            .map_err(store_error)
-    }
-
-    fn transact(&self, fence: Option<&Fence>, work: Work) -> Result<TxOutcome, StoreError> {
-        self.run(fence, work, false)
+    fn transact(&self, claim: Option<&Claim>, work: Work) -> Result<TxOutcome, StoreError> {
+        self.run(claim, work, false)
     }
 
     fn read(&self, work: Work) -> Result<Reply, StoreError> {
         match self.run(None, work, true)? {
-            TxOutcome::Committed(reply) | TxOutcome::RolledBack(reply) => Ok(reply),
+            TxOutcome::Committed(reply, _) | TxOutcome::RolledBack(reply) => Ok(reply),
             TxOutcome::FenceLost => Err(StoreError::Internal("a read lost a fence".into())),
         }
     }
 
-    fn purge(
-        &self,
-        expired_before_ms: i64,
-        lock_expired_before_ms: i64,
-    ) -> Result<usize, StoreError> {
-        let n = self
-            .wait(
-                self.records
-                    .purge(expired_before_ms, lock_expired_before_ms),
-            )
-            .map_err(store_error)?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    /// One secret for every instance on the database, read at connect.
+    fn principal_secret(&self) -> Result<Vec<u8>, StoreError> {
+        Ok(self.secret.clone())
     }
 
     fn count_fault(&self, name: &str) -> Result<u64, StoreError> {
-        self.wait(async {
-            let client = self
-                .records
-                .pool()
-                .get()
-                .await
-                .map_err(|e| store_error(e.into()))?;
-            let row = client
-                .query_one(
-                    "INSERT INTO fault_counters (name, hits) VALUES ($1, 1)
-                     ON CONFLICT (name) DO UPDATE SET hits = fault_counters.hits + 1
-                     RETURNING hits",
-                    &[&name],
-                )
-                .await
-                .map_err(map_err)?;
-            let hits: i64 = row.try_get(0).map_err(map_err)?;
-            Ok(hits.unsigned_abs())
-        })
+        let hits: i64 = self.one(
+            "INSERT INTO fault_counters (name, hits) VALUES ($1, 1)
+             ON CONFLICT (name) DO UPDATE SET hits = fault_counters.hits + 1
+             RETURNING hits",
+            &[&name],
+        )?;
+        Ok(hits.unsigned_abs())
     }
 
     fn reset(&self) -> Result<(), StoreError> {
         self.wait(async {
-            let client = self
-                .records
-                .pool()
-                .get()
-                .await
-                .map_err(|e| store_error(e.into()))?;
+            let client = self.records.pool().get().await?;
             client
                 .batch_execute(
                     "BEGIN;
                      DELETE FROM payments; DELETE FROM orders; DELETE FROM qr_sessions;
                      DELETE FROM invite_claims; DELETE FROM invites; DELETE FROM memberships;
-                     DELETE FROM orgs; DELETE FROM idempotency_keys; DELETE FROM fault_counters;
+                     DELETE FROM orgs; DELETE FROM fault_counters; DELETE FROM idempotency_keys;
                      COMMIT;",
                 )
                 .await
                 .map_err(map_err)
         })
+    }
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("records", &self.records)
+            .finish_non_exhaustive()
     }
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::model::{Invite, Order, QrSession};
+use submit_guard_idempotency::{ClaimOutcome, ClaimRequest, RecordKey};
 
 const T0: i64 = 1_000_000;
 
@@ -50,14 +51,38 @@ fn claim(key: &str, fingerprint: &str, now: i64) -> ClaimRequest {
     }
 }
 
-fn fence(key: &str, fence: i64) -> Fence {
-    Fence {
-        record: RecordKey {
+fn fence(key: &str, fence: i64) -> Claim {
+    Claim::new(
+        RecordKey {
             principal: "anonymous".into(),
             key: key.into(),
         },
         fence,
-    }
+    )
+}
+
+/// Runs a records call to completion (the records' API is async).
+fn block<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn claim_on(s: &dyn Store, req: ClaimRequest) -> Result<ClaimOutcome, StoreError> {
+    block(s.records().claim(req))
+}
+
+fn release_on(s: &dyn Store, claim: Claim) -> Result<bool, StoreError> {
+    block(s.records().release(claim))
+}
+
+fn purge_on(
+    s: &dyn Store,
+    expired_before_ms: i64,
+    lock_expired_before_ms: i64,
+) -> Result<u64, StoreError> {
+    block(s.records().purge(expired_before_ms, lock_expired_before_ms))
 }
 
 fn create_org(name: &'static str) -> Work {
@@ -94,23 +119,26 @@ fn claimed(fence: i64, takeover: bool) -> ClaimOutcome {
 
 fn claim_complete_replay(f: Fixture) {
     let s = &*f.store;
-    assert_eq!(s.claim(&claim("k", "fp", T0)).unwrap(), claimed(1, false));
     assert_eq!(
-        s.claim(&claim("k", "fp", T0 + 1)).unwrap(),
+        claim_on(s, claim("k", "fp", T0)).unwrap(),
+        claimed(1, false)
+    );
+    assert_eq!(
+        claim_on(s, claim("k", "fp", T0 + 1)).unwrap(),
         ClaimOutcome::InFlight
     );
     assert_eq!(
-        s.claim(&claim("k", "other", T0 + 1)).unwrap(),
+        claim_on(s, claim("k", "other", T0 + 1)).unwrap(),
         ClaimOutcome::Mismatch
     );
-    let TxOutcome::Committed(reply) = s
+    let TxOutcome::Committed(reply, Some(_)) = s
         .transact(Some(&fence("k", 1)), create_org("Acme"))
         .unwrap()
     else {
         panic!("expected a commit");
     };
     assert_eq!(reply.status, 201);
-    let ClaimOutcome::Completed(stored) = s.claim(&claim("k", "fp", T0 + 2)).unwrap() else {
+    let ClaimOutcome::Completed(stored) = claim_on(s, claim("k", "fp", T0 + 2)).unwrap() else {
         panic!("expected a replay");
     };
     assert_eq!(stored.body, reply.body);
@@ -121,7 +149,7 @@ fn claim_complete_replay(f: Fixture) {
         "set-cookie is never stored"
     );
     assert_eq!(
-        s.claim(&claim("k", "other", T0 + 2)).unwrap(),
+        claim_on(s, claim("k", "other", T0 + 2)).unwrap(),
         ClaimOutcome::Mismatch
     );
     assert_eq!(org_count(s), 1);
@@ -129,7 +157,10 @@ fn claim_complete_replay(f: Fixture) {
 
 fn failure_rolls_back_and_release_rearms(f: Fixture) {
     let s = &*f.store;
-    assert_eq!(s.claim(&claim("k", "fp", T0)).unwrap(), claimed(1, false));
+    assert_eq!(
+        claim_on(s, claim("k", "fp", T0)).unwrap(),
+        claimed(1, false)
+    );
     let failing: Work = Box::new(|tx| {
         tx.create_org("o1", "m1", "Acme", "p", T0)?;
         Ok(Reply::json(StatusCode::INTERNAL_SERVER_ERROR, &json!({})))
@@ -139,36 +170,39 @@ fn failure_rolls_back_and_release_rearms(f: Fixture) {
         TxOutcome::RolledBack(_)
     ));
     assert_eq!(org_count(s), 0, "a failed reply rolls back its effect");
-    assert!(s.release(&fence("k", 1)).unwrap());
-    assert!(!s.release(&fence("k", 1)).unwrap(), "released once");
+    assert!(release_on(s, fence("k", 1)).unwrap());
+    assert!(!release_on(s, fence("k", 1)).unwrap(), "released once");
     // A released key is claimable again, even with another body (nothing was stored).
     assert_eq!(
-        s.claim(&claim("k", "fixed-body", T0 + 1)).unwrap(),
+        claim_on(s, claim("k", "fixed-body", T0 + 1)).unwrap(),
         claimed(2, false)
     );
     assert!(matches!(
         s.transact(Some(&fence("k", 2)), create_org("Acme"))
             .unwrap(),
-        TxOutcome::Committed(_)
+        TxOutcome::Committed(..)
     ));
     assert_eq!(org_count(s), 1);
 }
 
 fn stale_holder_is_fenced_off(f: Fixture) {
     let s = &*f.store;
-    assert_eq!(s.claim(&claim("k", "fp", T0)).unwrap(), claimed(1, false));
+    assert_eq!(
+        claim_on(s, claim("k", "fp", T0)).unwrap(),
+        claimed(1, false)
+    );
     // Not yet stale: still in flight.
     assert_eq!(
-        s.claim(&claim("k", "fp", T0 + 29_000)).unwrap(),
+        claim_on(s, claim("k", "fp", T0 + 29_000)).unwrap(),
         ClaimOutcome::InFlight
     );
     // Stale but another body: still a mismatch, never a takeover.
     assert_eq!(
-        s.claim(&claim("k", "other", T0 + 31_000)).unwrap(),
+        claim_on(s, claim("k", "other", T0 + 31_000)).unwrap(),
         ClaimOutcome::Mismatch
     );
     assert_eq!(
-        s.claim(&claim("k", "fp", T0 + 31_000)).unwrap(),
+        claim_on(s, claim("k", "fp", T0 + 31_000)).unwrap(),
         claimed(2, true)
     );
     // The presumed-dead holder wakes up and tries to commit: rejected, effect rolled back.
@@ -179,58 +213,60 @@ fn stale_holder_is_fenced_off(f: Fixture) {
     );
     assert_eq!(org_count(s), 0);
     assert!(
-        !s.release(&fence("k", 1)).unwrap(),
+        !release_on(s, fence("k", 1)).unwrap(),
         "a stale holder cannot release the new claim"
     );
     assert!(matches!(
         s.transact(Some(&fence("k", 2)), create_org("Acme"))
             .unwrap(),
-        TxOutcome::Committed(_)
+        TxOutcome::Committed(..)
     ));
     assert_eq!(org_count(s), 1);
     assert!(matches!(
-        s.claim(&claim("k", "fp", T0 + 32_000)).unwrap(),
+        claim_on(s, claim("k", "fp", T0 + 32_000)).unwrap(),
         ClaimOutcome::Completed(_)
     ));
 }
 
 fn retention_expiry_and_purge(f: Fixture) {
     let s = &*f.store;
-    assert_eq!(s.claim(&claim("old", "fp", T0)).unwrap(), claimed(1, false));
+    assert_eq!(
+        claim_on(s, claim("old", "fp", T0)).unwrap(),
+        claimed(1, false)
+    );
     assert!(matches!(
         s.transact(Some(&fence("old", 1)), create_org("Acme"))
             .unwrap(),
-        TxOutcome::Committed(_)
+        TxOutcome::Committed(..)
     ));
     let later = T0 + 1_000_000;
     // Exactly at the retention boundary the key is expired: treated as new, any body.
     assert_eq!(
-        s.claim(&claim("old", "new-body", later)).unwrap(),
+        claim_on(s, claim("old", "new-body", later)).unwrap(),
         claimed(2, false)
     );
-    assert!(s.release(&fence("old", 2)).unwrap());
+    assert!(release_on(s, fence("old", 2)).unwrap());
     // Purge: an expired record goes, a live lock stays, a fresh record stays.
     assert_eq!(
-        s.claim(&claim("live", "fp", later)).unwrap(),
+        claim_on(s, claim("live", "fp", later)).unwrap(),
         claimed(1, false)
     );
     let much_later = later + 1_000_000;
     assert_eq!(
-        s.claim(&claim("fresh", "fp", much_later)).unwrap(),
+        claim_on(s, claim("fresh", "fp", much_later)).unwrap(),
         claimed(1, false)
     );
     assert_eq!(
-        s.purge(much_later - 1_000_000, much_later - 30_000)
-            .unwrap(),
+        purge_on(s, much_later - 1_000_000, much_later - 30_000).unwrap(),
         2
     );
     assert_eq!(
-        s.claim(&claim("old", "x", much_later)).unwrap(),
+        claim_on(s, claim("old", "x", much_later)).unwrap(),
         claimed(1, false),
         "purged: starts over"
     );
     assert_eq!(
-        s.claim(&claim("fresh", "fp", much_later)).unwrap(),
+        claim_on(s, claim("fresh", "fp", much_later)).unwrap(),
         ClaimOutcome::InFlight
     );
 }
@@ -238,7 +274,7 @@ fn retention_expiry_and_purge(f: Fixture) {
 fn domain_rules(f: Fixture) {
     let s = &*f.store;
     let run = |work: Work| match s.transact(None, work).unwrap() {
-        TxOutcome::Committed(reply) | TxOutcome::RolledBack(reply) => {
+        TxOutcome::Committed(reply, _) | TxOutcome::RolledBack(reply) => {
             serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap()
         }
         TxOutcome::FenceLost => panic!("unfenced work cannot lose a fence"),
@@ -267,7 +303,7 @@ fn domain_rules(f: Fixture) {
         .unwrap()
     };
     let body = |outcome: TxOutcome| match outcome {
-        TxOutcome::Committed(r) => serde_json::from_slice::<String>(&r.body).unwrap(),
+        TxOutcome::Committed(r, _) => serde_json::from_slice::<String>(&r.body).unwrap(),
         other => panic!("{other:?}"),
     };
     let (live, dead) = (invite("live", T0 + 1_000), invite("dead", T0 + 10));
@@ -346,11 +382,14 @@ fn fault_counters_and_reset(f: Fixture) {
     assert_eq!(s.count_fault("key:a").unwrap(), 2);
     assert_eq!(s.count_fault("key:b").unwrap(), 1);
     s.transact(None, create_org("Acme")).unwrap();
-    s.claim(&claim("k", "fp", T0)).unwrap();
+    claim_on(s, claim("k", "fp", T0)).unwrap();
     s.reset().unwrap();
     assert_eq!(org_count(s), 0);
     assert_eq!(s.count_fault("key:a").unwrap(), 1);
-    assert_eq!(s.claim(&claim("k", "fp", T0)).unwrap(), claimed(1, false));
+    assert_eq!(
+        claim_on(s, claim("k", "fp", T0)).unwrap(),
+        claimed(1, false)
+    );
 }
 
 macro_rules! contract {
@@ -379,13 +418,16 @@ fn sqlite_state_survives_reopen() {
     let path = dir.path().join("store.db");
     {
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.claim(&claim("k", "fp", T0)).unwrap(), claimed(1, false));
+        assert_eq!(
+            claim_on(&s, claim("k", "fp", T0)).unwrap(),
+            claimed(1, false)
+        );
         s.transact(Some(&fence("k", 1)), create_org("Acme"))
             .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     assert!(matches!(
-        s.claim(&claim("k", "fp", T0 + 1)).unwrap(),
+        claim_on(&s, claim("k", "fp", T0 + 1)).unwrap(),
         ClaimOutcome::Completed(_)
     ));
     assert_eq!(org_count(&s), 1);

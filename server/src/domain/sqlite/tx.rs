@@ -6,11 +6,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::map_err;
+use crate::domain::{StoreError, Tx};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
 };
-use crate::store::{StoreError, Tx};
 
 /// Gives up on slugs after this many taken candidates.
 const MAX_SLUG_ATTEMPTS: u32 = 10_000;

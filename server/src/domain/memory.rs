@@ -1,17 +1,20 @@
-//! The in-memory store: everything behind one mutex. A transaction works on
-//! a copy of the domain and swaps it in only when the reply succeeds and the
-//! fence still holds, so it has the same all-or-nothing semantics as SQLite.
-//! The domain's tables are persistent collections (`imbl`), so that copy is
-//! O(1) and shares structure, whatever the store holds.
+//! The in-memory store: the domain behind one mutex, beside the records of
+//! [`submit_guard_idempotency::MemoryStore`]. A transaction works on a copy of
+//! the domain and swaps it in only when the reply succeeds and, under a
+//! claim, the records' lock ([`submit_guard_idempotency::MemoryStore::begin`])
+//! confirmed the fence; so it has the same all-or-nothing semantics as
+//! SQLite. The domain's tables are persistent collections (`imbl`), so that
+//! copy is O(1) and shares structure, whatever the store holds.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use imbl::{HashSet, Vector};
 use serde_json::Value;
+use submit_guard_idempotency::{CommitError, IdempotencyStore, MemoryStore as Records};
 
-use super::{ClaimOutcome, ClaimRequest, Fence, RecordKey, Store, StoreError, Tx, TxOutcome, Work};
+use super::{Claim, Store, StoreError, Tx, TxOutcome, Work, random_secret};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
@@ -19,34 +22,18 @@ use crate::model::{
 use crate::protocol::Reply;
 
 /// A store that lives and dies with the process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
+    records: Arc<Records>,
     state: Mutex<State>,
     unavailable: AtomicBool,
+    secret: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     domain: Domain,
-    records: HashMap<RecordKey, Record>,
     fault_counters: HashMap<String, u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RecordState {
-    Locked,
-    Done,
-    Free,
-}
-
-#[derive(Debug)]
-struct Record {
-    fingerprint: String,
-    fence: i64,
-    state: RecordState,
-    locked_at: i64,
-    created_at: i64,
-    reply: Option<Reply>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,10 +47,22 @@ struct Domain {
     payments: Vector<Payment>,
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store, with a fresh random principal secret (falling back
+    /// to a fixed one only if the system has no randomness to give).
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            records: Arc::new(Records::new()),
+            state: Mutex::default(),
+            unavailable: AtomicBool::new(false),
+            secret: random_secret().unwrap_or_else(|_| b"submit-guard memory store".to_vec()),
+        }
     }
 
     /// Testing aid: while unavailable, every call fails with
@@ -71,6 +70,7 @@ impl MemoryStore {
     /// process would.
     pub fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.store(unavailable, Ordering::SeqCst);
+        self.records.set_unavailable(unavailable);
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
@@ -91,91 +91,29 @@ impl Store for MemoryStore {
         false
     }
 
-    fn claim(&self, req: &ClaimRequest) -> Result<ClaimOutcome, StoreError> {
-        let mut state = self.lock()?;
-        let Some(record) = state.records.get_mut(&req.record) else {
-            state.records.insert(
-                req.record.clone(),
-                Record {
-                    fingerprint: req.fingerprint.clone(),
-                    fence: 1,
-                    state: RecordState::Locked,
-                    locked_at: req.now_ms,
-                    created_at: req.now_ms,
-                    reply: None,
-                },
-            );
-            return Ok(ClaimOutcome::Claimed {
-                fence: 1,
-                takeover: false,
-            });
-        };
-        let expired = record.created_at <= req.expired_before_ms;
-        let rearm =
-            record.state == RecordState::Free || (record.state == RecordState::Done && expired);
-        let takeover = record.state == RecordState::Locked
-            && record.locked_at <= req.lock_expired_before_ms
-            && (record.fingerprint == req.fingerprint || expired);
-        if rearm || takeover {
-            record.fingerprint.clone_from(&req.fingerprint);
-            record.fence += 1;
-            record.state = RecordState::Locked;
-            record.locked_at = req.now_ms;
-            record.created_at = req.now_ms;
-            record.reply = None;
-            return Ok(ClaimOutcome::Claimed {
-                fence: record.fence,
-                takeover,
-            });
-        }
-        Ok(
-            match (record.state, record.fingerprint == req.fingerprint) {
-                (_, false) => ClaimOutcome::Mismatch,
-                (RecordState::Done, true) => match &record.reply {
-                    Some(reply) => ClaimOutcome::Completed(reply.clone()),
-                    None => {
-                        return Err(StoreError::Internal(
-                            "completed record without a reply".into(),
-                        ));
-                    }
-                },
-                (RecordState::Locked | RecordState::Free, true) => ClaimOutcome::InFlight,
-            },
-        )
+    fn records(&self) -> Arc<dyn IdempotencyStore> {
+        self.records.clone()
     }
 
-    fn release(&self, fence: &Fence) -> Result<bool, StoreError> {
-        let mut state = self.lock()?;
-        Ok(match state.records.get_mut(&fence.record) {
-            Some(r) if r.fence == fence.fence && r.state == RecordState::Locked => {
-                r.state = RecordState::Free;
-                true
-            }
-            _ => false,
-        })
-    }
-
-    fn transact(&self, fence: Option<&Fence>, work: Work) -> Result<TxOutcome, StoreError> {
+    fn transact(&self, claim: Option<&Claim>, work: Work) -> Result<TxOutcome, StoreError> {
         let mut state = self.lock()?;
         let mut draft = state.domain.clone();
         let reply = work(&mut MemTx { d: &mut draft })?;
         if !reply.is_success() {
             return Ok(TxOutcome::RolledBack(reply));
         }
-        if let Some(fence) = fence {
-            match state.records.get_mut(&fence.record) {
-                Some(r) if r.fence == fence.fence && r.state == RecordState::Locked => {
-                    r.state = RecordState::Done;
-                    r.reply = Some(Reply {
-                        headers: reply.stored_headers(),
-                        ..reply.clone()
-                    });
-                }
-                _ => return Ok(TxOutcome::FenceLost),
-            }
-        }
+        let receipt = match claim {
+            // The records' lock is held from the fence check to the commit,
+            // and the domain's around both: effect and reply land together.
+            Some(claim) => match self.records.begin(claim) {
+                Ok(tx) => Some(tx.commit(&reply)),
+                Err(CommitError::FenceLost) => return Ok(TxOutcome::FenceLost),
+                Err(CommitError::Store(err)) => return Err(err),
+            },
+            None => None,
+        };
         state.domain = draft;
-        Ok(TxOutcome::Committed(reply))
+        Ok(TxOutcome::Committed(reply, receipt))
     }
 
     fn read(&self, work: Work) -> Result<Reply, StoreError> {
@@ -185,19 +123,8 @@ impl Store for MemoryStore {
         work(&mut MemTx { d: &mut snapshot })
     }
 
-    fn purge(
-        &self,
-        expired_before_ms: i64,
-        lock_expired_before_ms: i64,
-    ) -> Result<usize, StoreError> {
-        let mut state = self.lock()?;
-        let before = state.records.len();
-        state.records.retain(|_, r| {
-            let expired = r.created_at <= expired_before_ms;
-            let live_lock = r.state == RecordState::Locked && r.locked_at > lock_expired_before_ms;
-            !expired || live_lock
-        });
-        Ok(before - state.records.len())
+    fn principal_secret(&self) -> Result<Vec<u8>, StoreError> {
+        Ok(self.secret.clone())
     }
 
     fn count_fault(&self, name: &str) -> Result<u64, StoreError> {
@@ -208,7 +135,9 @@ impl Store for MemoryStore {
     }
 
     fn reset(&self) -> Result<(), StoreError> {
-        *self.lock()? = State::default();
+        let mut state = self.lock()?;
+        self.records.clear()?;
+        *state = State::default();
         Ok(())
     }
 }

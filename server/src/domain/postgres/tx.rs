@@ -8,11 +8,11 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Transaction};
 
 use super::map_err;
+use crate::domain::{StoreError, Tx};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
 };
-use crate::store::{StoreError, Tx};
 
 /// Gives up on slugs after this many taken candidates.
 const MAX_SLUG_ATTEMPTS: u32 = 10_000;
