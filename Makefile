@@ -23,10 +23,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p submit-guard --all-targets --target wasm32-unknown-unknown -- -D warnings
-	cargo clippy -p submit-guard-idempotency --all-targets --features postgres -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	RUSTDOCFLAGS="-D warnings" cargo doc -p submit-guard --no-deps --quiet --target wasm32-unknown-unknown
-	RUSTDOCFLAGS="-D warnings" cargo doc -p submit-guard-idempotency --features postgres --no-deps --quiet
 
 test-native:
 	cargo test --workspace

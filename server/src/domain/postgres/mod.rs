@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS server_secrets (
 const SCHEMA_LOCK: i64 = 0x0073_672d_6465_6d6f;
 
 /// A store in a PostgreSQL database; several server processes may share it.
+/// Needs tokio's multi-thread runtime (it blocks on its async driver).
 #[derive(Clone)]
 pub struct PostgresStore {
     records: Records,
