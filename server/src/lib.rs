@@ -18,9 +18,11 @@
 //! **Atomicity.** A handler's domain statements and the record's `UPDATE
 //! idempotency_keys SET state = 'done', … WHERE fence = ? AND state =
 //! 'locked'` run in one transaction ([`Store::transact`]); if that update
-//! matches no row, everything rolls back. One SQLite connection in WAL mode
-//! sits behind a mutex and is used from `spawn_blocking`, so concurrency
-//! never yields `SQLITE_BUSY` (and never a 5xx) inside the process; claims
+//! matches no row, everything rolls back. One SQLite writer connection in
+//! WAL mode sits behind a mutex and is used from `spawn_blocking`, so
+//! concurrency never yields `SQLITE_BUSY` (and never a 5xx) inside the
+//! process; reads run on read-only connections of their own, in WAL
+//! snapshots, so read load never holds up writes; claims
 //! and releases commit with `synchronous = NORMAL`, effects with `FULL` (one
 //! fsync per keyed request). [`MemoryStore`] has the same semantics with a
 //! mutex and copy-on-commit over persistent collections, called inline.

@@ -575,3 +575,60 @@ async fn sqlite_used_invite_without_a_record_is_409() {
         .await
         .assert_problem(StatusCode::CONFLICT, "invite-used");
 }
+
+/// Issue 12, fault 9: list endpoints are paginated: `limit` (1–1000,
+/// default 1000) and `after` (the last id of the previous page), oldest
+/// first, with a `Link: <…>; rel="next"` while more remain.
+#[tokio::test(start_paused = true)]
+async fn lists_are_paginated() {
+    for kind in [Kind::Memory, Kind::Sqlite] {
+        let h = Harness::new(kind);
+        for table in 1..=5 {
+            let resp = h
+                .send(Req::post("/api/qr/sessions", json!({ "table": table })))
+                .await;
+            assert_eq!(resp.status, StatusCode::CREATED);
+        }
+        let mut seen = Vec::new();
+        let mut next = Some("/api/qr/sessions?limit=2".to_owned());
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            let page = h.send(Req::get(&url)).await;
+            assert_eq!(page.status, StatusCode::OK, "{kind:?} {url}: {}", page.json);
+            let items = page.json.as_array().unwrap();
+            assert!(items.len() <= 2, "{kind:?} {url}");
+            seen.extend(items.iter().map(|s| s["table"].clone()));
+            next = page.header("link").map(|link| {
+                let (target, rel) = link.split_once(';').unwrap();
+                assert_eq!(rel.trim(), "rel=\"next\"");
+                target.trim_matches(['<', '>', ' ']).to_owned()
+            });
+            pages += 1;
+        }
+        assert_eq!(pages, 3, "{kind:?}");
+        assert_eq!(
+            seen,
+            [json!(1), json!(2), json!(3), json!(4), json!(5)],
+            "{kind:?}"
+        );
+        // Without parameters: everything up to the default page size, no Link.
+        let all = h.send(Req::get("/api/qr/sessions")).await;
+        assert_eq!(all.json.as_array().unwrap().len(), 5);
+        assert_eq!(all.header("link"), None);
+        for path in [
+            "/api/orgs",
+            "/api/memberships",
+            "/api/invites",
+            "/api/orders",
+            "/api/payments",
+        ] {
+            let resp = h.send(Req::get(&format!("{path}?limit=1"))).await;
+            assert_eq!(resp.status, StatusCode::OK, "{kind:?} {path}");
+        }
+        for bad in ["limit=0", "limit=1001", "limit=x"] {
+            h.send(Req::get(&format!("/api/qr/sessions?{bad}")))
+                .await
+                .assert_problem(StatusCode::BAD_REQUEST, "invalid-request");
+        }
+    }
+}

@@ -98,6 +98,8 @@ pub enum Mode {
     /// handler returned: for handlers that cannot share a transaction with
     /// the store. Weaker: a crash between the handler's commit and the
     /// layer's lets a retry (after the lock timeout) run the effect again.
+    /// The layer reads the whole success response into memory to store it,
+    /// so keep such responses small (not streams).
     Plain,
 }
 

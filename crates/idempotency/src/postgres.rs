@@ -208,6 +208,27 @@ fn is_transient(err: &tokio_postgres::Error) -> bool {
     }
 }
 
+/// Whether `err` says the database itself is broken in a way no retry will
+/// fix, until an operator steps in: a table missing (dropped under a running
+/// store, which never re-creates it), a refused login or privilege, a
+/// database that does not exist or is read-only.
+fn is_permanent(err: &tokio_postgres::Error) -> bool {
+    let Some(code) = err.code() else {
+        return false;
+    };
+    let class = code.code().get(..2).unwrap_or_default();
+    // 28: invalid authorization; 3D: invalid catalog name (no database).
+    class == "28"
+        || class == "3D"
+        || [
+            SqlState::UNDEFINED_TABLE,
+            SqlState::UNDEFINED_COLUMN,
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+        ]
+        .contains(code)
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
         // The Display of a server error is only "db error"; its message,
@@ -226,6 +247,8 @@ impl From<tokio_postgres::Error> for StoreError {
         };
         if is_transient(&err) {
             StoreError::Unavailable(text)
+        } else if is_permanent(&err) {
+            StoreError::Failed(text)
         } else {
             StoreError::Internal(text)
         }
@@ -299,10 +322,12 @@ impl PostgresStore {
             .map_err(|e| StoreError::Internal(format!("PostgreSQL connection pool: {e}")))?;
         let store = Self { pool };
         store.create_schema().await.map_err(|err| match err {
-            StoreError::Unavailable(e) | StoreError::Internal(e) => StoreError::Internal(format!(
-                "cannot set up the idempotency store at {}: {e}",
-                redact(url)
-            )),
+            StoreError::Unavailable(e) | StoreError::Failed(e) | StoreError::Internal(e) => {
+                StoreError::Internal(format!(
+                    "cannot set up the idempotency store at {}: {e}",
+                    redact(url)
+                ))
+            }
         })?;
         Ok(store)
     }

@@ -23,7 +23,8 @@
 //! bits, in hex: credentials are never stored, and a principal cannot be
 //! reversed offline into a weak token without the secret. Keep the secret
 //! stable across restarts (records made under another secret belong to
-//! nobody) and out of the database if you can.
+//! nobody), and apart from the records where you can: whoever holds both
+//! can test guesses of a weak token against a principal.
 
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};

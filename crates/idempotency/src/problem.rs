@@ -56,6 +56,8 @@ problem_types! {
     NOT_FOUND = "not-found", "Not found";
     /// 503: the store could not be reached; retry after `Retry-After` seconds.
     STORE_UNAVAILABLE = "store-unavailable", "The store is unavailable";
+    /// 503: the store is broken (its file deleted, replaced or read-only); no `Retry-After`, a retry in a second will not help.
+    STORE_FAILED = "store-failed", "The store has failed";
     /// 500: an unexpected server error.
     INTERNAL = "internal", "Internal server error";
     /// 500: a protected handler answered with a success but recorded no reply
@@ -169,6 +171,9 @@ impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(detail) => Self::unavailable(detail),
+            StoreError::Failed(detail) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, STORE_FAILED, detail)
+            }
             StoreError::Internal(detail) => Self::internal(detail),
         }
     }

@@ -17,7 +17,7 @@
 //! transactions with `synchronous = FULL` (the default this store sets),
 //! whose fsync also makes every earlier commit durable.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -49,9 +49,54 @@ impl Default for SqliteOptions {
 
 /// Idempotency records in one SQLite file; they survive restarts and crashes.
 /// Cloning shares the connection.
+///
+/// The file is watched: if it is deleted or replaced while open (the
+/// connection would go on writing to a file nobody will read again, and an
+/// acknowledged key would run twice after a restart), every call fails with
+/// [`StoreError::Failed`]. A read-only file is refused at open.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    file: Arc<FileIdentity>,
+}
+
+/// The database file as opened: its path and (on Unix) device and inode.
+#[derive(Debug)]
+struct FileIdentity {
+    path: PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            id: file_id(path),
+        }
+    }
+
+    /// Fails if the file is gone or another file now has its name.
+    fn check(&self) -> Result<(), StoreError> {
+        if self.id.is_some() && file_id(&self.path) != self.id {
+            return Err(StoreError::Failed(format!(
+                "the database file {} was deleted or replaced while the server had it open; \
+                 restore it and restart",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_path: &Path) -> Option<(u64, u64)> {
+    None
 }
 
 /// The records table. Created by [`SqliteStore::open`] if missing.
@@ -74,18 +119,19 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
 ";
 
-/// Contention and I/O trouble are "unavailable" (503, retry); everything
-/// else is internal.
+/// Contention and I/O trouble are "unavailable" (503, retry); a read-only
+/// database is "failed" (503, no retry: it will not become writable in a
+/// second); everything else is internal.
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
         match err.sqlite_error_code() {
+            Some(ErrorCode::ReadOnly) => StoreError::Failed(err.to_string()),
             Some(
                 ErrorCode::DatabaseBusy
                 | ErrorCode::DatabaseLocked
                 | ErrorCode::CannotOpen
                 | ErrorCode::SystemIoFailure
-                | ErrorCode::DiskFull
-                | ErrorCode::ReadOnly,
+                | ErrorCode::DiskFull,
             ) => StoreError::Unavailable(err.to_string()),
             _ => StoreError::Internal(err.to_string()),
         }
@@ -107,7 +153,14 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`: WAL mode,
     /// `synchronous = FULL`, foreign keys on, the records table created.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref();
         let conn = Connection::open(path)?;
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::Failed(format!(
+                "the database file {} is read-only: every write would fail",
+                path.display()
+            )));
+        }
         conn.busy_timeout(options.busy_timeout)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -119,14 +172,24 @@ impl SqliteStore {
         conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            file: Arc::new(FileIdentity::of(path)),
         })
     }
 
     /// Runs `f` with the shared connection, holding its lock. Blocking: call
     /// it from `tokio::task::spawn_blocking` in async code. Open transactions
-    /// with `TransactionBehavior::Immediate` for writes.
+    /// with `TransactionBehavior::Immediate` for writes. Call
+    /// [`SqliteStore::check`] first to refuse work on a vanished file.
     pub fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
         f(&mut self.conn())
+    }
+
+    /// Fails with [`StoreError::Failed`] if the database file was deleted or
+    /// replaced since it was opened. Every call of the store runs it; an app
+    /// running its own transactions through [`SqliteStore::with_connection`]
+    /// should too.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.file.check()
     }
 
     /// Stores `reply` on the record `claim` holds, inside the app's
@@ -180,10 +243,11 @@ impl SqliteStore {
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction with `synchronous =
     /// NORMAL` and commits what it returns `Ok` for (see the module docs).
-    fn bookkeeping<T, E: From<rusqlite::Error>>(
+    fn bookkeeping<T, E: From<rusqlite::Error> + FromStore>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.check().map_err(|err| E::from_store(err))?;
         let mut conn = self.conn();
         conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         let result = (|| {
@@ -307,6 +371,17 @@ impl SqliteStore {
     }
 }
 
+/// Store errors into the error types the bookkeeping returns.
+trait FromStore {
+    fn from_store(err: StoreError) -> Self;
+}
+
+impl FromStore for StoreError {
+    fn from_store(err: StoreError) -> Self {
+        err
+    }
+}
+
 fn reply_from_row(status: i64, headers: &str, body: Vec<u8>) -> Result<Reply, StoreError> {
     let headers: Vec<(String, String)> = serde_json::from_str(headers)
         .map_err(|e| StoreError::Internal(format!("stored headers: {e}")))?;
@@ -328,6 +403,7 @@ impl IdempotencyStore for SqliteStore {
         reply: Reply,
     ) -> BoxFuture<'_, Result<Committed, CommitError>> {
         self.blocking(move |store| {
+            store.check()?;
             let mut conn = store.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let committed = Self::commit_in(&tx, &claim, &reply)?;

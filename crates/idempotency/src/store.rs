@@ -53,6 +53,11 @@ pub enum StoreError {
     /// can be retried (503 + `Retry-After`).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store is broken in a way that a retry will not fix (its file
+    /// was deleted or replaced, it is read-only): 503 without `Retry-After`,
+    /// and an operator must step in.
+    #[error("store failed: {0}")]
+    Failed(String),
     /// Anything else (500).
     #[error("store failure: {0}")]
     Internal(String),

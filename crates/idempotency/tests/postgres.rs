@@ -420,9 +420,10 @@ async fn takeover_waits_for_a_commit_in_progress() {
     assert_eq!(effects(&b, &scope).await, ["a"]);
 }
 
-/// A table dropped under a running store is a permanent fault (500, not a
-/// 503 inviting a retry) and is not silently re-created; an unreachable
-/// database at start is an error that names it.
+/// A table dropped under a running store is a permanent fault
+/// ([`StoreError::Failed`], not `Unavailable` inviting a retry) and is not
+/// silently re-created; an unreachable database at start is an error that
+/// names it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_faults_are_reported_as_such() {
     let Some(url) = database_url("permanent_faults_are_reported_as_such") else {
@@ -455,7 +456,7 @@ async fn permanent_faults_are_reported_as_such() {
         .unwrap();
     for _ in 0..2 {
         match store.claim(request("p", "k2", "fp", T0)).await {
-            Err(StoreError::Internal(message)) => {
+            Err(StoreError::Failed(message)) => {
                 assert!(message.contains("idempotency_keys"), "{message}")
             }
             other => panic!("expected a permanent failure, got {other:?}"),

@@ -14,7 +14,7 @@ use imbl::{HashSet, Vector};
 use serde_json::Value;
 use submit_guard_idempotency::{CommitError, IdempotencyStore, MemoryStore as Records};
 
-use super::{Claim, Store, StoreError, Tx, TxOutcome, Work, random_secret};
+use super::{Claim, Page, Store, StoreError, Tx, TxOutcome, Work, random_secret};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
@@ -179,12 +179,12 @@ impl Tx for MemTx<'_> {
         Ok(org)
     }
 
-    fn list_orgs(&mut self) -> Result<Vec<Org>, StoreError> {
-        Ok(self.d.orgs.iter().cloned().collect())
+    fn list_orgs(&mut self, page: &Page) -> Result<Vec<Org>, StoreError> {
+        Ok(paged(&self.d.orgs, |o| o.id.as_str(), page))
     }
 
-    fn list_memberships(&mut self) -> Result<Vec<Membership>, StoreError> {
-        Ok(self.d.memberships.iter().cloned().collect())
+    fn list_memberships(&mut self, page: &Page) -> Result<Vec<Membership>, StoreError> {
+        Ok(paged(&self.d.memberships, |m| m.id.as_str(), page))
     }
 
     fn create_invite(&mut self, invite: &Invite) -> Result<(), StoreError> {
@@ -217,8 +217,8 @@ impl Tx for MemTx<'_> {
         })
     }
 
-    fn list_invites(&mut self) -> Result<Vec<Invite>, StoreError> {
-        Ok(self.d.invites.iter().cloned().collect())
+    fn list_invites(&mut self, page: &Page) -> Result<Vec<Invite>, StoreError> {
+        Ok(paged(&self.d.invites, |i| i.token.as_str(), page))
     }
 
     fn create_qr_session(&mut self, session: &QrSession) -> Result<(), StoreError> {
@@ -226,8 +226,8 @@ impl Tx for MemTx<'_> {
         Ok(())
     }
 
-    fn list_qr_sessions(&mut self) -> Result<Vec<QrSession>, StoreError> {
-        Ok(self.d.qr_sessions.iter().cloned().collect())
+    fn list_qr_sessions(&mut self, page: &Page) -> Result<Vec<QrSession>, StoreError> {
+        Ok(paged(&self.d.qr_sessions, |q| q.id.as_str(), page))
     }
 
     fn create_order(&mut self, order: &Order) -> Result<(), StoreError> {
@@ -239,8 +239,8 @@ impl Tx for MemTx<'_> {
         Ok(self.d.orders.iter().find(|o| o.id == id).cloned())
     }
 
-    fn list_orders(&mut self) -> Result<Vec<Order>, StoreError> {
-        Ok(self.d.orders.iter().cloned().collect())
+    fn list_orders(&mut self, page: &Page) -> Result<Vec<Order>, StoreError> {
+        Ok(paged(&self.d.orders, |o| o.id.as_str(), page))
     }
 
     fn update_items(
@@ -281,7 +281,19 @@ impl Tx for MemTx<'_> {
         Ok(PayOutcome::Paid(payment))
     }
 
-    fn list_payments(&mut self) -> Result<Vec<Payment>, StoreError> {
-        Ok(self.d.payments.iter().cloned().collect())
+    fn list_payments(&mut self, page: &Page) -> Result<Vec<Payment>, StoreError> {
+        Ok(paged(&self.d.payments, |p| p.payment_id.as_str(), page))
     }
+}
+
+/// The page of `items` (oldest first) after the item whose id is `page.after`.
+fn paged<T: Clone>(items: &Vector<T>, id: impl Fn(&T) -> &str, page: &Page) -> Vec<T> {
+    let start = match &page.after {
+        None => 0,
+        Some(after) => items
+            .iter()
+            .position(|item| id(item) == after)
+            .map_or(items.len(), |i| i + 1),
+    };
+    items.iter().skip(start).take(page.limit).cloned().collect()
 }

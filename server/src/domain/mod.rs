@@ -78,6 +78,31 @@ pub trait Store: Send + Sync + 'static {
     fn reset(&self) -> Result<(), StoreError>;
 }
 
+/// A page of a list: at most `limit` items after the one whose id is
+/// `after` (oldest first). An unknown `after` gives an empty page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The id (for invites the token) of the last item already seen.
+    pub after: Option<String>,
+    /// The most items to return.
+    pub limit: usize,
+}
+
+impl Page {
+    /// Everything.
+    pub fn all() -> Self {
+        Self {
+            after: None,
+            limit: usize::MAX,
+        }
+    }
+
+    /// `limit` as an SQL `LIMIT` (saturating).
+    pub(crate) fn sql_limit(&self) -> i64 {
+        i64::try_from(self.limit).unwrap_or(i64::MAX)
+    }
+}
+
 /// 32 random bytes from the operating system.
 pub(crate) fn random_secret() -> Result<Vec<u8>, StoreError> {
     let mut secret = vec![0; 32];
@@ -103,9 +128,9 @@ pub trait Tx {
         now: i64,
     ) -> Result<Org, StoreError>;
     /// All orgs, newest last.
-    fn list_orgs(&mut self) -> Result<Vec<Org>, StoreError>;
+    fn list_orgs(&mut self, page: &Page) -> Result<Vec<Org>, StoreError>;
     /// All memberships, newest last.
-    fn list_memberships(&mut self) -> Result<Vec<Membership>, StoreError>;
+    fn list_memberships(&mut self, page: &Page) -> Result<Vec<Membership>, StoreError>;
 
     /// Creates an invite.
     fn create_invite(&mut self, invite: &Invite) -> Result<(), StoreError>;
@@ -118,19 +143,19 @@ pub trait Tx {
         now: i64,
     ) -> Result<InviteClaim, StoreError>;
     /// All invites, newest last.
-    fn list_invites(&mut self) -> Result<Vec<Invite>, StoreError>;
+    fn list_invites(&mut self, page: &Page) -> Result<Vec<Invite>, StoreError>;
 
     /// Creates a QR session (always a new one).
     fn create_qr_session(&mut self, session: &QrSession) -> Result<(), StoreError>;
     /// All QR sessions, newest last.
-    fn list_qr_sessions(&mut self) -> Result<Vec<QrSession>, StoreError>;
+    fn list_qr_sessions(&mut self, page: &Page) -> Result<Vec<QrSession>, StoreError>;
 
     /// Creates an order.
     fn create_order(&mut self, order: &Order) -> Result<(), StoreError>;
     /// One order.
     fn get_order(&mut self, id: &str) -> Result<Option<Order>, StoreError>;
     /// All orders, newest last.
-    fn list_orders(&mut self) -> Result<Vec<Order>, StoreError>;
+    fn list_orders(&mut self, page: &Page) -> Result<Vec<Order>, StoreError>;
     /// Replaces the items if the order is at `expected_version` (one
     /// conditional update), bumping the version.
     fn update_items(
@@ -147,7 +172,7 @@ pub trait Tx {
         now: i64,
     ) -> Result<PayOutcome, StoreError>;
     /// All payments, newest last.
-    fn list_payments(&mut self) -> Result<Vec<Payment>, StoreError>;
+    fn list_payments(&mut self, page: &Page) -> Result<Vec<Payment>, StoreError>;
 }
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ fn create_org(name: &'static str) -> Work {
 fn org_count(store: &dyn Store) -> usize {
     let reply = store
         .read(Box::new(|tx| {
-            Ok(Reply::json(StatusCode::OK, &tx.list_orgs()?))
+            Ok(Reply::json(StatusCode::OK, &tx.list_orgs(&Page::all())?))
         }))
         .unwrap();
     serde_json::from_slice::<Vec<serde_json::Value>>(&reply.body)
@@ -365,12 +365,12 @@ fn domain_rules(f: Fixture) {
     };
     step(Box::new(move |tx| {
         tx.create_qr_session(&qr)?;
-        Ok(format!("{:?}", tx.list_qr_sessions()?))
+        Ok(format!("{:?}", tx.list_qr_sessions(&Page::all())?))
     }));
     assert_eq!(
         step(Box::new(|tx| Ok(format!(
             "{}",
-            tx.list_qr_sessions()?[0].table
+            tx.list_qr_sessions(&Page::all())?[0].table
         )))),
         "7"
     );
@@ -431,4 +431,51 @@ fn sqlite_state_survives_reopen() {
         ClaimOutcome::Completed(_)
     ));
     assert_eq!(org_count(&s), 1);
+}
+
+/// Issue 12, fault 9: a read in progress never holds up a write (SQLite:
+/// reads run on connections of their own, in WAL snapshots).
+fn writes_proceed_during_a_read(f: Fixture) {
+    use std::sync::mpsc;
+    let store = f.store.clone();
+    let (reading, read_started) = mpsc::channel();
+    let (finish_read, until_told) = mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        store
+            .read(Box::new(move |tx| {
+                let before = tx.list_orgs(&Page::all())?.len();
+                reading.send(()).unwrap();
+                until_told.recv().unwrap();
+                // Still the snapshot the read started with.
+                assert_eq!(tx.list_orgs(&Page::all())?.len(), before);
+                Ok(Reply::json(StatusCode::OK, &before))
+            }))
+            .unwrap()
+    });
+    read_started.recv().unwrap();
+    let store = f.store.clone();
+    let (wrote, write_done) = mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = store.transact(None, create_org("During")).unwrap();
+        wrote.send(outcome).unwrap();
+    });
+    let outcome = write_done.recv_timeout(std::time::Duration::from_secs(20));
+    finish_read.send(()).unwrap();
+    let reply = reader.join().unwrap();
+    assert!(
+        matches!(outcome, Ok(TxOutcome::Committed(..))),
+        "the write waited for the read: {outcome:?}"
+    );
+    assert_eq!(reply.body, b"0");
+    assert_eq!(org_count(&*f.store), 1);
+}
+
+#[test]
+fn memory_writes_proceed_during_a_read() {
+    writes_proceed_during_a_read(memory());
+}
+
+#[test]
+fn sqlite_writes_proceed_during_a_read() {
+    writes_proceed_during_a_read(sqlite());
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Effect, JsonBody, ok_json};
+use super::{Effect, JsonBody, Paging, as_json};
 use crate::model::{Invite, InviteClaim};
 use crate::problem::{self, Problem};
 use crate::protocol::Reply;
@@ -105,6 +105,8 @@ pub(crate) async fn claim(effect: Effect, Path(token): Path<String>) -> Response
         .await
 }
 
-pub(crate) async fn list(effect: Effect) -> Response {
-    effect.read(|tx| ok_json(&tx.list_invites()?)).await
+pub(crate) async fn list(effect: Effect, paging: Paging) -> Response {
+    effect
+        .read(move |tx| paging.reply(tx.list_invites(&paging.fetch())?, |i| &i.token, as_json))
+        .await
 }

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use submit_guard_idempotency::IdempotencyLayer;
 
 use crate::AppState;
-use crate::domain::{Claim, StoreError, Tx, TxOutcome};
+use crate::domain::{Claim, Page, StoreError, Tx, TxOutcome};
 use crate::faults::{self, ActiveFault, Fault, Phase};
 use crate::problem::{self, Problem};
 use crate::protocol::Reply;
@@ -51,12 +51,21 @@ pub(crate) fn api(state: &AppState, layer: Option<IdempotencyLayer>) -> Router<A
         .route("/api/orders", get(orders::list))
         .route("/api/orders/{id}", get(orders::get_one))
         .route("/api/payments", get(orders::payments))
+        .route("/api/health", get(health))
         .route_layer(from_fn(faults::before_handler));
     let mut api = protected.merge(reads);
     if state.config.test_mode {
         api = api.merge(testing::routes());
     }
     api.route("/api/{*rest}", axum::routing::any(api_not_found))
+}
+
+/// `GET /api/health`: 200 `{"status":"ok"}` when the store answers a read;
+/// else its problem (503 `store-failed` for a vanished database file).
+async fn health(effect: Effect) -> Response {
+    effect
+        .read(|_| ok_json(&serde_json::json!({ "status": "ok" })))
+        .await
 }
 
 async fn api_not_found(req: Request) -> Problem {
@@ -243,6 +252,87 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map(JsonBody)
             .map_err(|err| Problem::invalid(format!("invalid request body: {err}")))
     }
+}
+
+/// The largest (and default) page of a list endpoint.
+pub(crate) const MAX_PAGE: usize = 1000;
+
+/// `?limit=N&after=ID` of a list endpoint: `limit` 1–1000 (default 1000),
+/// `after` the id of the last item already seen. Anything else is a 400.
+pub(crate) struct Paging {
+    page: Page,
+    path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut page = Page {
+            after: None,
+            limit: MAX_PAGE,
+        };
+        for (name, value) in
+            form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        {
+            match &*name {
+                "limit" => {
+                    page.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_PAGE).contains(n))
+                        .ok_or_else(|| {
+                            Problem::invalid(format!(
+                                "limit must be an integer from 1 to {MAX_PAGE}, got {value:?}"
+                            ))
+                        })?;
+                }
+                "after" => page.after = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            page,
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+impl Paging {
+    /// What to fetch: one item more than the page, to know if more remain.
+    pub(crate) fn fetch(&self) -> Page {
+        Page {
+            after: self.page.after.clone(),
+            limit: self.page.limit.saturating_add(1),
+        }
+    }
+
+    /// The page as a 200 JSON array of `view`s, with `Link: <…>; rel="next"`
+    /// when `items` (fetched with [`Paging::fetch`]) hold more.
+    pub(crate) fn reply<T>(
+        &self,
+        mut items: Vec<T>,
+        id: impl Fn(&T) -> &str,
+        view: impl Fn(&T) -> serde_json::Value,
+    ) -> Result<Reply, StoreError> {
+        let more = items.len() > self.page.limit;
+        items.truncate(self.page.limit);
+        let body: Vec<_> = items.iter().map(view).collect();
+        let mut reply = Reply::json(StatusCode::OK, &body);
+        if let (true, Some(last)) = (more, items.last()) {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("after", id(last))
+                .append_pair("limit", &self.page.limit.to_string())
+                .finish();
+            reply = reply.with_header("link", format!("<{}?{query}>; rel=\"next\"", self.path));
+        }
+        Ok(reply)
+    }
+}
+
+/// Any serializable item as JSON (for [`Paging::reply`]).
+pub(crate) fn as_json<T: serde::Serialize>(item: &T) -> serde_json::Value {
+    serde_json::to_value(item).unwrap_or_default()
 }
 
 /// A 200 JSON reply.

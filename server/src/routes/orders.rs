@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Effect, JsonBody, ok_json};
+use super::{Effect, JsonBody, Paging, as_json};
 use crate::model::{Order, PayOutcome, UpdateOutcome};
 use crate::problem::{self, Problem};
 use crate::protocol::Reply;
@@ -63,8 +63,10 @@ pub(crate) async fn create(effect: Effect, JsonBody(body): JsonBody<CreateOrder>
         .await
 }
 
-pub(crate) async fn list(effect: Effect) -> Response {
-    effect.read(|tx| ok_json(&tx.list_orders()?)).await
+pub(crate) async fn list(effect: Effect, paging: Paging) -> Response {
+    effect
+        .read(move |tx| paging.reply(tx.list_orders(&paging.fetch())?, |o| &o.id, as_json))
+        .await
 }
 
 pub(crate) async fn get_one(effect: Effect, Path(id): Path<String>) -> Response {
@@ -128,6 +130,14 @@ pub(crate) async fn update_items(
         .await
 }
 
-pub(crate) async fn payments(effect: Effect) -> Response {
-    effect.read(|tx| ok_json(&tx.list_payments()?)).await
+pub(crate) async fn payments(effect: Effect, paging: Paging) -> Response {
+    effect
+        .read(move |tx| {
+            paging.reply(
+                tx.list_payments(&paging.fetch())?,
+                |p| &p.payment_id,
+                as_json,
+            )
+        })
+        .await
 }

@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Effect, JsonBody, ok_json};
+use super::{Effect, JsonBody, Paging, ok_json};
+use crate::domain::Page;
 use crate::model::{Membership, Org};
 use crate::problem::Problem;
 use crate::protocol::Reply;
@@ -84,12 +85,12 @@ pub(crate) async fn create(
         .await
 }
 
-pub(crate) async fn list(effect: Effect, parts: Parts) -> Response {
+pub(crate) async fn list(effect: Effect, parts: Parts, paging: Paging) -> Response {
     let me = effect.principal(&parts);
     effect
         .read(move |tx| {
-            let orgs: Vec<_> = tx.list_orgs()?.iter().map(|o| org_view(o, &me)).collect();
-            ok_json(&orgs)
+            let orgs = tx.list_orgs(&paging.fetch())?;
+            paging.reply(orgs, |o| &o.id, |o| org_view(o, &me))
         })
         .await
 }
@@ -97,25 +98,25 @@ pub(crate) async fn list(effect: Effect, parts: Parts) -> Response {
 pub(crate) async fn get_one(effect: Effect, parts: Parts, Path(id): Path<String>) -> Response {
     let me = effect.principal(&parts);
     effect
-        .read(
-            move |tx| match tx.list_orgs()?.into_iter().find(|org| org.id == id) {
+        .read(move |tx| {
+            match tx
+                .list_orgs(&Page::all())?
+                .into_iter()
+                .find(|org| org.id == id)
+            {
                 Some(org) => ok_json(&org_view(&org, &me)),
                 None => Ok(Problem::not_found(format!("no org {id}")).into_reply()),
-            },
-        )
+            }
+        })
         .await
 }
 
-pub(crate) async fn memberships(effect: Effect, parts: Parts) -> Response {
+pub(crate) async fn memberships(effect: Effect, parts: Parts, paging: Paging) -> Response {
     let me = effect.principal(&parts);
     effect
         .read(move |tx| {
-            let list: Vec<_> = tx
-                .list_memberships()?
-                .iter()
-                .map(|m| membership_view(m, &me))
-                .collect();
-            ok_json(&list)
+            let list = tx.list_memberships(&paging.fetch())?;
+            paging.reply(list, |m| &m.id, |m| membership_view(m, &me))
         })
         .await
 }

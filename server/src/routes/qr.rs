@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Effect, JsonBody, ok_json};
+use super::{Effect, JsonBody, Paging, as_json};
 use crate::model::QrSession;
 use crate::problem::Problem;
 use crate::protocol::Reply;
@@ -55,6 +55,8 @@ pub(crate) async fn create(effect: Effect, JsonBody(body): JsonBody<CreateSessio
         .await
 }
 
-pub(crate) async fn list(effect: Effect) -> Response {
-    effect.read(|tx| ok_json(&tx.list_qr_sessions()?)).await
+pub(crate) async fn list(effect: Effect, paging: Paging) -> Response {
+    effect
+        .read(move |tx| paging.reply(tx.list_qr_sessions(&paging.fetch())?, |q| &q.id, as_json))
+        .await
 }

@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Transaction};
 
 use super::map_err;
-use crate::domain::{StoreError, Tx};
+use crate::domain::{Page, StoreError, Tx};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
@@ -49,12 +49,18 @@ impl<'a> PgTx<'a> {
             .map_err(map_err)
     }
 
+    /// Runs a list query whose `$1` is the page's `after` id (or NULL) and
+    /// `$2` its limit.
     fn list<T>(
         &self,
         sql: &str,
+        page: &Page,
         map: impl Fn(&Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        self.query(sql, &[])?.iter().map(map).collect()
+        self.query(sql, &[&page.after, &page.sql_limit()])?
+            .iter()
+            .map(map)
+            .collect()
     }
 }
 
@@ -128,9 +134,12 @@ impl Tx for PgTx<'_> {
         Err(StoreError::Internal(format!("no free slug for {base:?}")))
     }
 
-    fn list_orgs(&mut self) -> Result<Vec<Org>, StoreError> {
+    fn list_orgs(&mut self, page: &Page) -> Result<Vec<Org>, StoreError> {
         self.list(
-            "SELECT id, name, slug, owner, created_at FROM orgs ORDER BY created_at, seq",
+            "SELECT id, name, slug, owner, created_at FROM orgs
+              WHERE $1::text IS NULL OR (created_at, seq) > (SELECT created_at, seq FROM orgs WHERE id = $1)
+              ORDER BY created_at, seq LIMIT $2",
+            page,
             |row| {
                 Ok(Org {
                     id: get(row, 0)?,
@@ -143,9 +152,12 @@ impl Tx for PgTx<'_> {
         )
     }
 
-    fn list_memberships(&mut self) -> Result<Vec<Membership>, StoreError> {
+    fn list_memberships(&mut self, page: &Page) -> Result<Vec<Membership>, StoreError> {
         self.list(
-            "SELECT id, org_id, principal, role, created_at FROM memberships ORDER BY created_at, seq",
+            "SELECT id, org_id, principal, role, created_at FROM memberships
+              WHERE $1::text IS NULL OR (created_at, seq) > (SELECT created_at, seq FROM memberships WHERE id = $1)
+              ORDER BY created_at, seq LIMIT $2",
+            page,
             |row| {
                 Ok(Membership {
                     id: get(row, 0)?,
@@ -209,11 +221,13 @@ impl Tx for PgTx<'_> {
         })
     }
 
-    fn list_invites(&mut self) -> Result<Vec<Invite>, StoreError> {
+    fn list_invites(&mut self, page: &Page) -> Result<Vec<Invite>, StoreError> {
         self.list(
             "SELECT i.token, i.email, i.expires_at, i.used_at, c.id, i.created_at
                FROM invites i LEFT JOIN invite_claims c ON c.token = i.token
-              ORDER BY i.created_at, i.seq",
+              WHERE $1::text IS NULL OR (i.created_at, i.seq) > (SELECT created_at, seq FROM invites WHERE token = $1)
+              ORDER BY i.created_at, i.seq LIMIT $2",
+            page,
             |row| {
                 Ok(Invite {
                     token: get(row, 0)?,
@@ -235,9 +249,12 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn list_qr_sessions(&mut self) -> Result<Vec<QrSession>, StoreError> {
+    fn list_qr_sessions(&mut self, page: &Page) -> Result<Vec<QrSession>, StoreError> {
         self.list(
-            "SELECT id, table_ref, created_at FROM qr_sessions ORDER BY created_at, seq",
+            "SELECT id, table_ref, created_at FROM qr_sessions
+              WHERE $1::text IS NULL OR (created_at, seq) > (SELECT created_at, seq FROM qr_sessions WHERE id = $1)
+              ORDER BY created_at, seq LIMIT $2",
+            page,
             |row| {
                 Ok(QrSession {
                     id: get(row, 0)?,
@@ -271,9 +288,12 @@ impl Tx for PgTx<'_> {
         .transpose()
     }
 
-    fn list_orders(&mut self) -> Result<Vec<Order>, StoreError> {
+    fn list_orders(&mut self, page: &Page) -> Result<Vec<Order>, StoreError> {
         self.list(
-            "SELECT id, items, version, created_at FROM orders ORDER BY created_at, seq",
+            "SELECT id, items, version, created_at FROM orders
+              WHERE $1::text IS NULL OR (created_at, seq) > (SELECT created_at, seq FROM orders WHERE id = $1)
+              ORDER BY created_at, seq LIMIT $2",
+            page,
             order_row,
         )
     }
@@ -327,9 +347,12 @@ impl Tx for PgTx<'_> {
         })
     }
 
-    fn list_payments(&mut self) -> Result<Vec<Payment>, StoreError> {
+    fn list_payments(&mut self, page: &Page) -> Result<Vec<Payment>, StoreError> {
         self.list(
-            "SELECT id, order_id, created_at FROM payments ORDER BY created_at, seq",
+            "SELECT id, order_id, created_at FROM payments
+              WHERE $1::text IS NULL OR (created_at, seq) > (SELECT created_at, seq FROM payments WHERE id = $1)
+              ORDER BY created_at, seq LIMIT $2",
+            page,
             payment_row,
         )
     }

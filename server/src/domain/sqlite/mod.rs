@@ -6,14 +6,20 @@
 //! [`submit_guard_idempotency::SqliteStore::commit_in`]'s `UPDATE … WHERE
 //! fence = ?`, whose miss rolls everything back. A crash between effect and
 //! stored reply is therefore impossible: either both are on disk or neither
-//! is.
+//! is. Every call first checks that the file is still the one opened
+//! ([`submit_guard_idempotency::SqliteStore::check`]).
+//!
+//! Reads run on connections of their own (read-only, each in a WAL
+//! snapshot), kept in a small pool, so that list endpoints under load never
+//! queue behind, or hold up, the writer's mutex.
 
 mod tx;
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use submit_guard_idempotency::{
     CommitError, IdempotencyStore, SqliteOptions, SqliteStore as Records,
 };
@@ -25,6 +31,51 @@ use crate::protocol::Reply;
 #[derive(Debug)]
 pub struct SqliteStore {
     records: Records,
+    readers: Readers,
+}
+
+/// Idle read-only connections to the file, opened on demand.
+#[derive(Debug)]
+struct Readers {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// At most this many idle readers are kept; more may be open at once.
+const MAX_IDLE_READERS: usize = 8;
+
+impl Readers {
+    /// Runs `f` in a read transaction on a connection of its own.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(map_err)?;
+                conn.busy_timeout(self.busy_timeout).map_err(map_err)?;
+                conn
+            }
+        };
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(map_err)?;
+            f(&tx) // dropping `tx` rolls back
+        })();
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
 }
 
 const SCHEMA: &str = "
@@ -82,12 +133,21 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`: the records' table
     /// and the domain's.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let busy_timeout = options.busy_timeout;
         let records = Records::open_with(path, options)?;
         records.with_connection(|conn| {
             conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
                 .map_err(map_err)
         })?;
-        Ok(Self { records })
+        Ok(Self {
+            records,
+            readers: Readers {
+                path: path.to_path_buf(),
+                busy_timeout,
+                idle: Mutex::default(),
+            },
+        })
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction and commits what it
@@ -96,6 +156,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.records.check()?;
         self.records.with_connection(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -113,6 +174,7 @@ impl Store for SqliteStore {
     }
 
     fn transact(&self, claim: Option<&Claim>, work: Work) -> Result<TxOutcome, StoreError> {
+        self.records.check()?;
         self.records.with_connection(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -136,12 +198,8 @@ impl Store for SqliteStore {
     }
 
     fn read(&self, work: Work) -> Result<Reply, StoreError> {
-        self.records.with_connection(|conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)
-                .map_err(map_err)?;
-            work(&mut tx::SqlTx::new(&tx)) // dropping `tx` rolls back
-        })
+        self.records.check()?;
+        self.readers.read(|conn| work(&mut tx::SqlTx::new(conn)))
     }
 
     fn principal_secret(&self) -> Result<Vec<u8>, StoreError> {

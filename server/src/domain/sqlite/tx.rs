@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::map_err;
-use crate::domain::{StoreError, Tx};
+use crate::domain::{Page, StoreError, Tx};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
@@ -24,13 +24,18 @@ impl<'a> SqlTx<'a> {
         Self { conn }
     }
 
+    /// Runs a list query whose `?1` is the page's `after` id (or NULL) and
+    /// `?2` its limit.
     fn list<T>(
         &self,
         sql: &str,
+        page: &Page,
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
-        let rows = stmt.query_map([], map).map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![page.after, page.sql_limit()], map)
+            .map_err(map_err)?;
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
 }
@@ -107,9 +112,12 @@ impl Tx for SqlTx<'_> {
         Err(StoreError::Internal(format!("no free slug for {base:?}")))
     }
 
-    fn list_orgs(&mut self) -> Result<Vec<Org>, StoreError> {
+    fn list_orgs(&mut self, page: &Page) -> Result<Vec<Org>, StoreError> {
         self.list(
-            "SELECT id, name, slug, owner, created_at FROM orgs ORDER BY created_at, rowid",
+            "SELECT id, name, slug, owner, created_at FROM orgs
+              WHERE ?1 IS NULL OR (created_at, rowid) > (SELECT created_at, rowid FROM orgs WHERE id = ?1)
+              ORDER BY created_at, rowid LIMIT ?2",
+            page,
             |row| {
                 Ok(Org {
                     id: row.get(0)?,
@@ -122,9 +130,12 @@ impl Tx for SqlTx<'_> {
         )
     }
 
-    fn list_memberships(&mut self) -> Result<Vec<Membership>, StoreError> {
+    fn list_memberships(&mut self, page: &Page) -> Result<Vec<Membership>, StoreError> {
         self.list(
-            "SELECT id, org_id, principal, role, created_at FROM memberships ORDER BY created_at, rowid",
+            "SELECT id, org_id, principal, role, created_at FROM memberships
+              WHERE ?1 IS NULL OR (created_at, rowid) > (SELECT created_at, rowid FROM memberships WHERE id = ?1)
+              ORDER BY created_at, rowid LIMIT ?2",
+            page,
             |row| {
                 Ok(Membership {
                     id: row.get(0)?,
@@ -189,11 +200,13 @@ impl Tx for SqlTx<'_> {
         })
     }
 
-    fn list_invites(&mut self) -> Result<Vec<Invite>, StoreError> {
+    fn list_invites(&mut self, page: &Page) -> Result<Vec<Invite>, StoreError> {
         self.list(
             "SELECT i.token, i.email, i.expires_at, i.used_at, c.id, i.created_at
                FROM invites i LEFT JOIN invite_claims c ON c.token = i.token
-              ORDER BY i.created_at, i.rowid",
+              WHERE ?1 IS NULL OR (i.created_at, i.rowid) > (SELECT created_at, rowid FROM invites WHERE token = ?1)
+              ORDER BY i.created_at, i.rowid LIMIT ?2",
+            page,
             |row| {
                 Ok(Invite {
                     token: row.get(0)?,
@@ -217,9 +230,12 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
-    fn list_qr_sessions(&mut self) -> Result<Vec<QrSession>, StoreError> {
+    fn list_qr_sessions(&mut self, page: &Page) -> Result<Vec<QrSession>, StoreError> {
         self.list(
-            "SELECT id, table_ref, created_at FROM qr_sessions ORDER BY created_at, rowid",
+            "SELECT id, table_ref, created_at FROM qr_sessions
+              WHERE ?1 IS NULL OR (created_at, rowid) > (SELECT created_at, rowid FROM qr_sessions WHERE id = ?1)
+              ORDER BY created_at, rowid LIMIT ?2",
+            page,
             |row| {
                 Ok(QrSession {
                     id: row.get(0)?,
@@ -256,9 +272,12 @@ impl Tx for SqlTx<'_> {
             .map_err(map_err)
     }
 
-    fn list_orders(&mut self) -> Result<Vec<Order>, StoreError> {
+    fn list_orders(&mut self, page: &Page) -> Result<Vec<Order>, StoreError> {
         self.list(
-            "SELECT id, items, version, created_at FROM orders ORDER BY created_at, rowid",
+            "SELECT id, items, version, created_at FROM orders
+              WHERE ?1 IS NULL OR (created_at, rowid) > (SELECT created_at, rowid FROM orders WHERE id = ?1)
+              ORDER BY created_at, rowid LIMIT ?2",
+            page,
             order_row,
         )
     }
@@ -329,9 +348,12 @@ impl Tx for SqlTx<'_> {
         Ok(existing.map_or(PayOutcome::NoOrder, PayOutcome::AlreadyPaid))
     }
 
-    fn list_payments(&mut self) -> Result<Vec<Payment>, StoreError> {
+    fn list_payments(&mut self, page: &Page) -> Result<Vec<Payment>, StoreError> {
         self.list(
-            "SELECT id, order_id, created_at FROM payments ORDER BY created_at, rowid",
+            "SELECT id, order_id, created_at FROM payments
+              WHERE ?1 IS NULL OR (created_at, rowid) > (SELECT created_at, rowid FROM payments WHERE id = ?1)
+              ORDER BY created_at, rowid LIMIT ?2",
+            page,
             payment_row,
         )
     }
