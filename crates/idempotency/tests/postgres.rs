@@ -16,19 +16,16 @@
 #[macro_use]
 mod contract;
 
-use std::io::Write;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use submit_guard_idempotency::{
-    Claim, ClaimOutcome, ClaimRequest, CommitError, Committed, IdempotencyStore, PostgresStore,
-    RecordKey, Reply, StoreError,
+    Claim, ClaimOutcome, ClaimRequest, CommitError, IdempotencyStore, PostgresStore, RecordKey,
+    Reply, StoreError,
 };
-use tokio::runtime::Handle;
 
 /// The clock of these tests starts here (2025-01-01T00:00:00Z).
 const T0: i64 = 1_735_689_600_000;
@@ -37,25 +34,9 @@ const RETENTION: i64 = 60_000;
 /// Locks older than this (ms) are stale.
 const LOCK_TIMEOUT: i64 = 1_000;
 
-const REQUIRE: &str = "SUBMIT_GUARD_REQUIRE_POSTGRES";
-
 /// `DATABASE_URL`, or `None` (after saying why) when the tests may skip.
 fn database_url(test: &str) -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => panic!(
-            "{test}: DATABASE_URL is not set but {REQUIRE}=1: run under scripts/with-postgres.sh"
-        ),
-        _ => {
-            // Straight to stderr: the test harness captures `eprintln!`
-            // of passing tests, and the reason should show.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: DATABASE_URL is not set (make test-postgres runs it on a throwaway cluster)"
-            );
-            None
-        }
-    }
+    contract::postgres_url(test)
 }
 
 /// A claim of `key` under `scope` with fingerprint `fp` at time `now`.
@@ -169,85 +150,9 @@ async fn run_effect(
     Ok(answer)
 }
 
-/// The contract's fixture: a store in a fresh schema (so that each row of
-/// the contract starts from an empty table, as with the other stores), with
-/// the app's effects in a table beside the records.
-struct PostgresFixture {
-    store: PostgresStore,
-    runtime: Handle,
-}
-
-/// The fixture, or `None` (the test returns) without a database.
-async fn fixture(test: &str) -> Option<Arc<dyn contract::Fixture>> {
-    static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
-    let url = database_url(test)?;
-    let schema = format!(
-        "contract_{}_{}",
-        std::process::id(),
-        SCHEMAS.fetch_add(1, Ordering::SeqCst)
-    );
-    let admin = connect(&url).await;
-    admin
-        .pool()
-        .get()
-        .await
-        .unwrap()
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
-             CREATE TABLE {schema}.effects (name TEXT NOT NULL, seq BIGINT GENERATED ALWAYS AS IDENTITY)"
-        ))
-        .await
-        .unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let store = connect(&format!("{url}{sep}options=-csearch_path%3D{schema}")).await;
-    Some(Arc::new(PostgresFixture {
-        store,
-        runtime: Handle::current(),
-    }))
-}
-
-impl contract::Fixture for PostgresFixture {
-    fn store(&self) -> Arc<dyn IdempotencyStore> {
-        Arc::new(self.store.clone())
-    }
-
-    fn commit_with_effect(
-        &self,
-        claim: Option<&Claim>,
-        reply: &Reply,
-        name: &str,
-    ) -> Result<Option<Committed>, CommitError> {
-        self.runtime.block_on(async {
-            let mut client = self.store.pool().get().await?;
-            let tx = client.transaction().await?;
-            tx.execute("INSERT INTO effects (name) VALUES ($1)", &[&name])
-                .await?;
-            let receipt = match claim {
-                Some(claim) => Some(PostgresStore::commit_in(&tx, claim, reply).await?),
-                None => None,
-            };
-            tx.commit().await?;
-            Ok(receipt)
-        })
-    }
-
-    fn effects(&self) -> Vec<String> {
-        self.runtime.block_on(async {
-            let client = self.store.pool().get().await.unwrap();
-            client
-                .query("SELECT name FROM effects ORDER BY seq", &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.get(0))
-                .collect()
-        })
-    }
-}
-
 /// Every row of the store contract, on PostgreSQL.
 mod contract_rows {
-    contract_suite!(match crate::fixture(module_path!()).await {
+    contract_suite!(match crate::contract::postgres(module_path!()).await {
         Some(fixture) => fixture,
         None => return,
     });
