@@ -9,6 +9,7 @@
 #   scripts/setup.sh npm        `npm ci` of the workspace when its lock changed
 #   scripts/setup.sh consumers  `npm ci` of the consumer apps (tests/consumers)
 #   scripts/setup.sh bench      what `make bench` needs beyond that: wrk
+#   scripts/setup.sh postgres   PostgreSQL's server binaries (scripts/with-postgres.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -87,6 +88,13 @@ bench_tools() {
   fi
 }
 
+postgres_tools() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing postgresql (the PostgreSQL store's tests run a throwaway cluster)"
+    apt_install postgresql
+  fi
+}
+
 npm_deps() {
   local stamp=node_modules/.installed-lock
   if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
@@ -111,6 +119,7 @@ case "${1:-}" in
   npm) npm_deps ;;
   consumers) consumer_deps ;;
   bench) bench_tools ;;
-  "") rust_tools; gecko_driver; system_tools; npm_deps ;;
-  *) echo "usage: $0 [npm|consumers|bench]" >&2; exit 2 ;;
+  postgres) postgres_tools ;;
+  "") rust_tools; gecko_driver; system_tools; postgres_tools; npm_deps ;;
+  *) echo "usage: $0 [npm|consumers|bench|postgres]" >&2; exit 2 ;;
 esac

@@ -11,7 +11,7 @@
 //! replays, fencing, the stores' records) is the
 //! [`submit_guard_idempotency`] crate's `IdempotencyLayer`; this server is
 //! one user of it. Its own part is the demo domain ([`domain`]: the
-//! [`Store`] trait, memory and SQLite), whose handlers commit their effect
+//! [`Store`] trait, memory, SQLite and PostgreSQL), whose handlers commit their effect
 //! and their reply in one transaction through the crate's typed API, and
 //! test mode's faults ([`faults`]), which stay outside the library.
 //!
@@ -90,7 +90,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use domain::{MemoryStore, SqliteOptions, SqliteStore, Store, StoreError};
+pub use domain::{MemoryStore, PostgresStore, SqliteOptions, SqliteStore, Store, StoreError};
 pub use serve::{ConnLimits, serve, serve_with};
 
 use crate::clock::millis;

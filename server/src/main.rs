@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use submit_guard_server::{
-    Config, ConnLimits, MemoryStore, SqliteStore, Store, app, purge_expired, serve_with,
+    Config, ConnLimits, MemoryStore, PostgresStore, SqliteStore, Store, app, purge_expired,
+    serve_with,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -24,7 +25,8 @@ struct Args {
     /// Address to bind; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// `memory` or `sqlite:PATH`.
+    /// `memory`, `sqlite:PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// (a database several instances may share).
     #[arg(long, default_value = "sqlite:submit-guard.db", value_parser = parse_store)]
     store: StoreSpec,
     /// How long keys are remembered, e.g. `24h`, `30s`, `1500ms`.
@@ -100,18 +102,44 @@ fn parse_secret(s: &str) -> Result<Secret, String> {
         .ok_or_else(|| "expected hex digits (0-9, a-f)".to_owned())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum StoreSpec {
     Memory,
     Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl StoreSpec {
+    /// For logs: never a password.
+    fn describe(&self) -> String {
+        match self {
+            Self::Memory => "memory".into(),
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(url) => match url.rsplit_once('@') {
+                Some((_, place)) => format!("postgres (…@{place})"),
+                None => "postgres".into(),
+            },
+        }
+    }
 }
 
 fn parse_store(s: &str) -> Result<StoreSpec, String> {
     match s {
         "memory" => Ok(StoreSpec::Memory),
+        _ if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            Ok(StoreSpec::Postgres(s.to_owned()))
+        }
         _ => match s.strip_prefix("sqlite:") {
             Some(path) if !path.is_empty() => Ok(StoreSpec::Sqlite(path.into())),
-            _ => Err(format!("expected `memory` or `sqlite:PATH`, got {s:?}")),
+            _ => Err(format!(
+                "expected `memory`, `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`, got {s:?}"
+            )),
         },
     }
 }
@@ -150,6 +178,14 @@ async fn main() -> ExitCode {
             Ok(store) => Arc::new(store),
             Err(err) => {
                 eprintln!("submit-guard-server: cannot open {}: {err}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        StoreSpec::Postgres(url) => match PostgresStore::connect(url).await {
+            Ok(store) => Arc::new(store),
+            Err(err) => {
+                // The error names the URL, without its password.
+                eprintln!("submit-guard-server: {err}");
                 return ExitCode::FAILURE;
             }
         },
@@ -198,7 +234,7 @@ async fn main() -> ExitCode {
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections as usize,
     };
-    tracing::info!(%addr, store = ?args.store, static_dir = ?config.static_dir, test_mode = args.test_mode, ?limits, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
+    tracing::info!(%addr, store = %args.store.describe(), static_dir = ?config.static_dir, test_mode = args.test_mode, ?limits, require_key = args.require_key, idempotency = !args.no_idempotency, "serving");
 
     let router = match app(config.clone()) {
         Ok(router) => router,
@@ -298,7 +334,10 @@ mod tests {
             matches!(parse_store("sqlite:/tmp/x.db"), Ok(StoreSpec::Sqlite(p)) if p.as_os_str() == "/tmp/x.db")
         );
         assert!(parse_store("sqlite:").is_err());
-        assert!(parse_store("postgres://x").is_err());
+        assert!(
+            matches!(parse_store("postgres://u@127.0.0.1:5432/db"), Ok(StoreSpec::Postgres(u)) if u == "postgres://u@127.0.0.1:5432/db")
+        );
+        assert!(parse_store("mysql://x").is_err());
     }
 
     #[test]

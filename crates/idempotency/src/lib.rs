@@ -97,6 +97,13 @@
 //!   the reply on disk; the retry gets the replay. Claims and releases
 //!   commit with `synchronous = NORMAL` (a power cut may lose a claim, which
 //!   only lets the retry claim again); app transactions with `FULL`.
+//! - `PostgresStore` (feature `postgres`; several instances may share one
+//!   database): a process that dies mid-request loses its connection, and
+//!   PostgreSQL rolls its open transaction back, effect and reply together;
+//!   the claim stays `locked` and a retry on any instance takes it over
+//!   after the lock timeout (fence + 1). A committed transaction holds both;
+//!   the retry gets the replay. The app runs its transaction on
+//!   `PostgresStore::pool` and calls `PostgresStore::commit_in` last in it.
 //! - [`MemoryStore`]: a crash loses every record and the app's in-memory
 //!   data with it; nothing survives, so nothing is inconsistent. Use it for
 //!   one process whose data is in memory too, and for tests.
@@ -120,6 +127,8 @@ pub mod clock;
 mod config;
 mod layer;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod principal;
 pub mod problem;
 pub mod protocol;
@@ -132,6 +141,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CanonicalBody, IdempotencyConfig, MakeFingerprint, Mode, Protect, UnsafeMethods};
 pub use layer::IdempotencyLayer;
 pub use memory::{MemoryStore, MemoryTx};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use principal::{DefaultPrincipal, MakePrincipal};
 pub use protocol::Reply;
 pub use service::{Idempotency, ResponseFuture};

@@ -1,5 +1,6 @@
-//! A small app of its own (notes) behind `IdempotencyLayer`, on the memory
-//! and the SQLite store: the transactional path, a handler that forgets to
+//! A small app of its own (notes) behind `IdempotencyLayer`, on the memory,
+//! the SQLite and (feature `postgres`, with `DATABASE_URL`) the PostgreSQL
+//! store: the transactional path, a handler that forgets to
 //! record its reply, failures, plain mode, principals and the policies.
 
 #![allow(clippy::unwrap_used, clippy::panic)] // test code: a failure is a panic
@@ -298,6 +299,19 @@ macro_rules! per_store {
         }
         mod sqlite {
             $( #[tokio::test] async fn $name() { super::$name(crate::contract::sqlite()).await } )*
+        }
+        /// On `DATABASE_URL` (skipped without it; see `contract::postgres_url`).
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(fixture) = crate::contract::postgres(module_path!()).await else {
+                        return;
+                    };
+                    super::$name(fixture).await
+                }
+            )*
         }
     };
 }

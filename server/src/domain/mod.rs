@@ -1,23 +1,27 @@
 //! The demo's domain: orgs, invites, QR sessions, orders and payments, and
-//! test mode's fault counters, behind one [`Store`] trait with two
-//! implementations (memory and SQLite) of identical semantics.
+//! test mode's fault counters, behind one [`Store`] trait with three
+//! implementations (memory, SQLite and PostgreSQL) of identical semantics.
 //!
 //! Each store sits beside the idempotency records of
 //! `submit_guard_idempotency` ([`Store::records`]) and commits a request's
 //! effect and its reply in one transaction: [`MemoryStore`] under the records'
 //! lock ([`submit_guard_idempotency::MemoryStore::begin`]), [`SqliteStore`] on
 //! the records' own connection
-//! ([`submit_guard_idempotency::SqliteStore::commit_in`]). Every method is
+//! ([`submit_guard_idempotency::SqliteStore::commit_in`]), [`PostgresStore`]
+//! in one PostgreSQL transaction on a connection of the records' pool
+//! ([`submit_guard_idempotency::PostgresStore::commit_in`]). Every method is
 //! synchronous; the server calls them through the crate-private `call`: on
-//! tokio's blocking pool for SQLite, which does file I/O, and inline for the
+//! tokio's blocking pool for SQLite and PostgreSQL, which do I/O, and inline for the
 //! memory store, which never blocks for long.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 use submit_guard_idempotency::IdempotencyStore;
 pub use submit_guard_idempotency::{Claim, Committed, SqliteOptions, StoreError};

@@ -131,6 +131,119 @@ impl Fixture for SqliteFixture {
     }
 }
 
+/// `DATABASE_URL`, or `None` (after saying why on stderr) when PostgreSQL
+/// tests may skip: a missing database fails them only under
+/// `SUBMIT_GUARD_REQUIRE_POSTGRES=1` (`make test-postgres`).
+#[cfg(feature = "postgres")]
+pub fn postgres_url(test: &str) -> Option<String> {
+    use std::io::Write;
+    const REQUIRE: &str = "SUBMIT_GUARD_REQUIRE_POSTGRES";
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => panic!(
+            "{test}: DATABASE_URL is not set but {REQUIRE}=1: run under scripts/with-postgres.sh"
+        ),
+        _ => {
+            // Straight to stderr: the test harness captures `eprintln!`
+            // of passing tests, and the reason should show.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped {test}: DATABASE_URL is not set (make test-postgres runs it on a throwaway cluster)"
+            );
+            None
+        }
+    }
+}
+
+/// The contract's fixture: a store in a fresh schema (so that each row of
+/// the contract starts from an empty table, as with the other stores), with
+/// the app's effects in a table beside the records.
+#[cfg(feature = "postgres")]
+pub struct PostgresFixture {
+    store: submit_guard_idempotency::PostgresStore,
+    runtime: tokio::runtime::Handle,
+}
+
+/// The PostgreSQL fixture, or `None` (the test returns) without a
+/// database; see [`postgres_url`].
+#[cfg(feature = "postgres")]
+pub async fn postgres(test: &str) -> Option<Arc<dyn Fixture>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+    let url = postgres_url(test)?;
+    let schema = format!(
+        "contract_{}_{}",
+        std::process::id(),
+        SCHEMAS.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = submit_guard_idempotency::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    admin
+        .pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
+             CREATE TABLE {schema}.effects (name TEXT NOT NULL, seq BIGINT GENERATED ALWAYS AS IDENTITY)"
+        ))
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = submit_guard_idempotency::PostgresStore::connect(&format!(
+        "{url}{sep}options=-csearch_path%3D{schema}"
+    ))
+    .await
+    .unwrap();
+    Some(Arc::new(PostgresFixture {
+        store,
+        runtime: tokio::runtime::Handle::current(),
+    }))
+}
+
+#[cfg(feature = "postgres")]
+impl Fixture for PostgresFixture {
+    fn store(&self) -> Arc<dyn IdempotencyStore> {
+        Arc::new(self.store.clone())
+    }
+
+    fn commit_with_effect(
+        &self,
+        claim: Option<&Claim>,
+        reply: &Reply,
+        name: &str,
+    ) -> Result<Option<Committed>, CommitError> {
+        self.runtime.block_on(async {
+            let mut client = self.store.pool().get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("INSERT INTO effects (name) VALUES ($1)", &[&name])
+                .await?;
+            let receipt = match claim {
+                Some(claim) => Some(
+                    submit_guard_idempotency::PostgresStore::commit_in(&tx, claim, reply).await?,
+                ),
+                None => None,
+            };
+            tx.commit().await?;
+            Ok(receipt)
+        })
+    }
+
+    fn effects(&self) -> Vec<String> {
+        self.runtime.block_on(async {
+            let client = self.store.pool().get().await.unwrap();
+            client
+                .query("SELECT name FROM effects ORDER BY seq", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect()
+        })
+    }
+}
+
 /// Defines the contract's tests for `$fixture` (an expression giving an
 /// `Arc<dyn Fixture>`), in the enclosing module.
 #[macro_export]
