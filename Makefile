@@ -17,7 +17,7 @@ WEBKITDRIVER := /usr/bin/WebKitWebDriver
 .PHONY: test demo bench setup lint test-native test-vectors fuzz fuzz-smoke test-browser test-browser-chromium \
   test-browser-firefox test-browser-webkit test-e2e test-webdriver test-consumers test-postgres pkg size server www clean
 
-test: setup lint test-native test-vectors fuzz-smoke test-browser test-e2e test-webdriver
+test: setup lint test-native test-vectors fuzz-smoke test-postgres test-browser test-e2e test-webdriver test-consumers
 
 setup:
 	scripts/setup.sh
