@@ -573,7 +573,10 @@ async function sendAll(ctl, flight, job, holder) {
     template.headers.set(flow.text(2), await chooseKey(ctl, flight, job, holder));
   }
   return attempts(ctl, flight, (signal) => {
+    // A null prototype: a polluted Object.prototype (say `.method` or
+    // `.body`) must not fill in the members this init leaves out.
     const request = new Request(template.clone(), {
+      __proto__: null,
       signal,
       // A non-empty init resets these (Fetch, "new Request"): hand them back.
       referrer: template.referrer,

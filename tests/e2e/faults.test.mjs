@@ -205,6 +205,10 @@ test("options are read as own properties: a polluted prototype changes nothing",
       return Promise.resolve(new Response("{}"));
     };
     Object.prototype.retries = "many";
+    // Members the guard's own Request init leaves out must not come from the
+    // prototype either (each attempt is `new Request(template, init)`).
+    Object.prototype.method = "PUT";
+    Object.prototype.body = "evil";
     try {
       const guard = new SubmitGuard({});
       const frozen = new SubmitGuard(Object.freeze({ retries: 0, timeoutMs: -0 }));
@@ -217,10 +221,14 @@ test("options are read as own properties: a polluted prototype changes nothing",
     } finally {
       delete Object.prototype.fetch;
       delete Object.prototype.retries;
+      delete Object.prototype.method;
+      delete Object.prototype.body;
     }
   });
   assert.deepEqual(result, { rerouted: 0, status: 201, frozen: "idle" });
-  assert.equal((await server.requests("t=polluted")).length, 1);
+  const sent = await server.requests("t=polluted");
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].method, "POST", "the polluted prototype's method was not used");
 });
 
 test("hostile arguments to fetch, run, subscribe and attach: clear errors, nothing locked", async () => {
