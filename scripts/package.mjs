@@ -116,10 +116,33 @@ const pkg = {
     "./react": { types: "./react.d.ts", default: "./react.js" },
     "./package.json": "./package.json",
   },
-  files: ["submit_guard.js", "submit_guard.d.ts", "snippets/", "react.js", "react.d.ts"],
+  files: ["submit_guard.js", "submit_guard.d.ts", "snippets/", "react.js", "react.d.ts", "LICENSE-MIT", "LICENSE-APACHE"],
   // Importing the package does nothing until a guard is made.
   sideEffects: false,
   peerDependencies: { react: ">=18" },
   peerDependenciesMeta: { react: { optional: true } },
 };
 writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+
+// The package's README is the user's part of the repository README: its
+// opening, then "Use it", "API" (options and errors), "Across tabs and
+// reloads", "The rules" and "License", each as written there, so the two
+// never disagree. Development, the server and the benchmarks stay in the
+// repository. The licence texts go with it.
+function packageReadme(readme) {
+  const sections = readme.split(/^(?=## )/m);
+  const wanted = ["Use it", "API", "Across tabs and reloads", "The rules", "License"];
+  const picked = wanted.map((title) => {
+    const section = sections.find((s) => s.startsWith(`## ${title}\n`));
+    if (!section) throw new Error(`package.mjs: README.md has no "## ${title}" section`);
+    return section.trimEnd();
+  });
+  const opening = sections[0].trimEnd();
+  const repo = "https://github.com/submit-guard/submit-guard";
+  const where = `The reference server, the demo, the benchmarks and how it is built: [the repository](${repo}).`;
+  // Links to sections that stay in the repository point there.
+  const text = [opening, ...picked, where].join("\n\n").replace(/\]\(#(?!use-it|api|options|errors|across-tabs-and-reloads|the-rules|license)/g, `](${repo}#`);
+  return text.replace(/\[(LICENSE-[A-Z]+)\]\(\1\)/g, "[$1]($1)") + "\n";
+}
+writeFileSync(join(out, "README.md"), packageReadme(readFileSync(join(root, "README.md"), "utf8")));
+for (const licence of ["LICENSE-MIT", "LICENSE-APACHE"]) copyFileSync(join(root, licence), join(out, licence));
