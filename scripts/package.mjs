@@ -81,6 +81,29 @@ SubmitGuard.prototype.free = function () {
     }
 };
 
+// A freed guard (free(), Symbol.dispose, the React hook's unmount), or a
+// method called on something that is not a guard, says so in a TypeError
+// instead of wasm-bindgen's "null pointer passed to rust"; the promise
+// methods reject with it.
+const PROMISES = new Set(["fetch", "run"]);
+for (const name of Object.getOwnPropertyNames(SubmitGuard.prototype)) {
+    if (name === "constructor" || name === "free" || name.startsWith("__")) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(SubmitGuard.prototype, name);
+    const slot = descriptor.get ? "get" : "value";
+    const inner = descriptor[slot];
+    if (typeof inner !== "function") continue;
+    descriptor[slot] = function (...args) {
+        if (!this?.__wbg_ptr) {
+            const error = new TypeError(\`submit-guard: \${name}: this SubmitGuard was freed (free(), Symbol.dispose or the React hook's unmount), or is not a SubmitGuard; make a new one\`);
+            if (PROMISES.has(name)) return Promise.reject(error);
+            throw error;
+        }
+        return inner.apply(this, args);
+    };
+    Object.defineProperty(SubmitGuard.prototype, name, descriptor);
+}
+if (Symbol.dispose) SubmitGuard.prototype[Symbol.dispose] = SubmitGuard.prototype.free;
+
 export { SubmitGuardError, isSubmitGuardError } from "${driver}";
 `;
 

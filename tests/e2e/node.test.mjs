@@ -40,3 +40,28 @@ test("the React hook's module imports in Node", async () => {
   // React itself is an optional peer: present in this workspace.
   assert.equal(typeof react.useSubmitGuard, "function", react instanceof Error ? react.message : "no hook");
 });
+
+test("a freed guard says so: a TypeError naming the method, a rejection for fetch and run", async () => {
+  const { SubmitGuard } = await import(entry);
+  const guard = new SubmitGuard();
+  guard.free();
+  guard.free(); // a second free does nothing
+  guard[Symbol.dispose]?.(); // nor does disposing a freed guard
+  const freed = /^submit-guard: (\w+): this SubmitGuard was freed/;
+  for (const [name, call] of [
+    ["state", () => guard.state],
+    ["key", () => guard.key],
+    ["reset", () => guard.reset()],
+    ["abort", () => guard.abort()],
+    ["subscribe", () => guard.subscribe(() => {})],
+  ]) {
+    assert.throws(call, (e) => e instanceof TypeError && freed.exec(e.message)?.[1] === name, name);
+  }
+  for (const call of [() => guard.fetch(`${server.url}/api/qr/sessions?t=freed`, { method: "POST" }), () => guard.run(() => 1)]) {
+    const error = await call().catch((e) => e);
+    assert.ok(error instanceof TypeError && freed.test(error.message), String(error));
+  }
+  assert.throws(() => SubmitGuard.prototype.reset.call({}), TypeError);
+  assert.equal((await server.requests("t=freed")).length, 0);
+  assert.equal(new SubmitGuard().state, "idle", "the next guard is usable");
+});
