@@ -17,9 +17,12 @@ export function useSubmitGuard(options?: SubmitGuardOptions): SubmitGuard;
  * `useActionState` for React 19 actions, with the lock taken when the action
  * is dispatched: a burst of same-tick submissions sends one request, its
  * repeats joining the one in flight. `action` sends with `context.key`.
- * Returns `[state, dispatch, isPending, guard]`.
+ * Returns `[state, dispatch, isPending, guard]`. `Payload` defaults to
+ * `FormData`, what `<form action={dispatch}>` passes; as with React's own
+ * `useActionState`, give `State` when `initialState` alone cannot tell it
+ * (`useGuardedActionState<Org | null>(…, null)`).
  */
-export function useGuardedActionState<State, Payload>(
+export function useGuardedActionState<State, Payload = FormData>(
   action: (previousState: Awaited<State>, payload: Payload, context: SubmitGuardContext) => State | Promise<State>,
   initialState: Awaited<State>,
   options?: SubmitGuardOptions,

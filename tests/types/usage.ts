@@ -9,7 +9,7 @@ import {
   type SubmitGuardOptions,
   type SubmitGuardState,
 } from "submit-guard";
-import { useSubmitGuard } from "submit-guard/react";
+import { useGuardedActionState, useSubmitGuard } from "submit-guard/react";
 
 const options: SubmitGuardOptions = {
   headerName: "Idempotency-Key",
@@ -115,4 +115,18 @@ export function Component(): string {
   // @ts-expect-error: the hook takes the guard's options
   useSubmitGuard({ retries: "2" });
   return guard.state;
+}
+
+// The README's React 19 action example: the payload is the form's FormData
+// without an annotation.
+export function ActionComponent(): boolean {
+  const [org, action, pending] = useGuardedActionState<{ id: string } | null>(async (_previous, formData, { key }) => {
+    const response = await fetch("/api/orgs", { method: "POST", headers: { "idempotency-key": key }, body: formData });
+    if (!response.ok) throw new Error(`create failed: ${response.status}`);
+    return (await response.json()) as { id: string } | null;
+  }, null);
+  action(new FormData());
+  // @ts-expect-error: dispatch takes the form's FormData
+  action("name=Acme");
+  return pending && org !== null;
 }
