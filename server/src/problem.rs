@@ -6,18 +6,7 @@
 //! `submit_guard_idempotency::problem`; the demo's own are here.
 
 pub use submit_guard_idempotency::problem::*;
-
-macro_rules! problem_types {
-    ($($(#[$doc:meta])* $name:ident = $slug:literal, $title:literal;)*) => {
-        $(
-            $(#[$doc])*
-            pub const $name: ProblemType = ProblemType {
-                uri: concat!("urn:submit-guard:problem:", $slug),
-                title: $title,
-            };
-        )*
-    };
-}
+use submit_guard_idempotency::problem_types;
 
 problem_types! {
     /// 415: the request body's media type is not accepted.

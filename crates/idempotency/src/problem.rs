@@ -25,11 +25,15 @@ pub struct ProblemType {
     pub title: &'static str,
 }
 
+/// Declares [`ProblemType`] constants, one per line:
+/// `/// doc` `NAME = "slug", "Title";` gives `NAME` with the URI
+/// `urn:submit-guard:problem:slug`. Apps declare their own types with it.
+#[macro_export]
 macro_rules! problem_types {
     ($($(#[$doc:meta])* $name:ident = $slug:literal, $title:literal;)*) => {
         $(
             $(#[$doc])*
-            pub const $name: ProblemType = ProblemType {
+            pub const $name: $crate::problem::ProblemType = $crate::problem::ProblemType {
                 uri: concat!("urn:submit-guard:problem:", $slug),
                 title: $title,
             };

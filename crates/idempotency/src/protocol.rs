@@ -140,49 +140,6 @@ impl IntoResponse for Reply {
 mod tests {
     use super::*;
 
-    fn key(raw: &str) -> Result<String, KeyError> {
-        parse_key_value(raw.as_bytes())
-    }
-
-    #[test]
-    fn bare_and_quoted_keys_normalize_to_the_same_key() {
-        assert_eq!(key("abc").unwrap(), "abc");
-        assert_eq!(key("\"abc\"").unwrap(), "abc");
-        assert_eq!(key(r#""a\"b\\c""#).unwrap(), r#"a"b\c"#);
-        assert_eq!(key("  padded  ").unwrap(), "padded");
-        assert_eq!(key("has space").unwrap(), "has space");
-        assert_eq!(key(&"k".repeat(255)).unwrap().len(), 255);
-    }
-
-    #[test]
-    fn malformed_keys_are_rejected() {
-        let cases: &[(&str, KeyError)] = &[
-            ("", KeyError::Empty),
-            ("\"\"", KeyError::Empty),
-            ("a,b", KeyError::Comma),
-            ("\"a,b\"", KeyError::Comma),
-            ("a\tb", KeyError::NotPrintable),
-            ("caf\u{e9}", KeyError::NotPrintable),
-            ("\"abc", KeyError::BadQuoting("missing closing quote")),
-            (
-                "\"a\\qb\"",
-                KeyError::BadQuoting("only \\\" and \\\\ escapes are allowed"),
-            ),
-            (
-                "\"abc\";p=1",
-                KeyError::BadQuoting("text after the closing quote"),
-            ),
-            (
-                "ab\"c",
-                KeyError::BadQuoting("a bare key must not contain '\"' or '\\'"),
-            ),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(key(raw).as_ref(), Err(expected), "{raw:?}");
-        }
-        assert_eq!(key(&"k".repeat(256)), Err(KeyError::TooLong(256)));
-    }
-
     #[test]
     fn repeated_header_lines_are_rejected() {
         let mut headers = HeaderMap::new();
