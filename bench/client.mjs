@@ -56,11 +56,15 @@ export async function clientBenchmarks(config) {
  *   embedded wasm that the first constructor does;
  * - `import` and `firstGuard`, its two parts; `secondGuard`, a constructor
  *   once the module is instantiated (what every later guard costs);
+ * - `decode` and `compile`, in another fresh context: the embedded base64
+ *   read out of the module's text and decoded as the package does, then
+ *   `new WebAssembly.Module(bytes)` alone (the synchronous compile inside
+ *   `firstGuard`);
  * - `kyImport`: the peer's start-up, `await import("/ky/index.js")` (fetch +
  *   parse + evaluate of its modules).
  */
 async function startupRuns(browser, url, runs) {
-  const out = { importToGuard: [], import: [], firstGuard: [], secondGuard: [], kyImport: [] };
+  const out = { importToGuard: [], import: [], firstGuard: [], secondGuard: [], decode: [], compile: [], kyImport: [] };
   const fresh = async (fn) => {
     const context = await browser.newContext();
     const page = await openIsolated(context, `${url}/startup.html`);
@@ -88,6 +92,22 @@ async function startupRuns(browser, url, runs) {
     out.import.push(guard.import);
     out.firstGuard.push(guard.firstGuard);
     out.secondGuard.push(guard.secondGuard);
+    const wasm = await fresh(async () => {
+      const text = await (await fetch("/pkg/submit_guard.js")).text();
+      const base64 = text.match(/const WASM = "([^"]*)"/)?.[1];
+      if (!base64) throw new Error("no embedded wasm in the package");
+      const t0 = performance.now();
+      const binary = atob(base64);
+      const bytes = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      const t1 = performance.now();
+      const module = new WebAssembly.Module(bytes);
+      const t2 = performance.now();
+      if (!WebAssembly.Module.exports(module).length) throw new Error("the wasm exports nothing");
+      return { decode: t1 - t0, compile: t2 - t1 };
+    });
+    out.decode.push(wasm.decode);
+    out.compile.push(wasm.compile);
     out.kyImport.push(
       await fresh(async () => {
         const t0 = performance.now();
