@@ -134,8 +134,8 @@ test-consumers: pkg server
 # Benchmarks: the bundle a Vite app gains, client overhead, dedupe storm,
 # end to end, start-up and server throughput (memory, SQLite and PostgreSQL
 # stores, the last on a throwaway cluster), each beside its peers. Prints a
-# Markdown table, writes bench/results.json and bench/plot.svg; about seven
-# minutes once built. It reports and never fails on a missed target, and is
+# Markdown table, writes bench/results.json and bench/plot.svg; about ten
+# minutes once built on a busy 2-core machine. It reports and never fails on a missed target, and is
 # not part of `make test`.
 bench: setup pkg
 	scripts/setup.sh bench
