@@ -1,6 +1,6 @@
 // P2 (client overhead per submit), P3 (dedupe storm) and P5 (start-up) in
 // headless Chromium: the bench page is served over http by the release
-// reference server (`--static`), with the web build and ky beside it.
+// reference server (`--static`), with the package (pkg/) and ky beside it.
 import { mapValues, summarize } from "./stats.mjs";
 import { benchPages, launch, openBench, openIsolated, say, startServer } from "./procs.mjs";
 
@@ -48,18 +48,23 @@ export async function clientBenchmarks(config) {
 }
 
 /**
- * P5, per run, each step in a fresh context (no HTTP, code or module cache
- * shared with an earlier run):
- * - `compileInstantiate`: `WebAssembly.compile` of the fetched bytes, then
- *   `init({ module_or_path: module })` (instantiate + wasm-bindgen start-up);
- *   `compile` and `instantiate` are its two parts.
- * - `init`: a page's whole `await init()` (fetch over loopback + streaming
- *   compile + instantiate), the JS glue imported beforehand.
- * - `kyImport`: the peer's start-up, `await import("./ky/index.js")`
- *   (fetch + parse + evaluate of its modules).
+ * P5, per run, each in a fresh context (no HTTP, code or module cache shared
+ * with an earlier run), start-up as a page meets it:
+ * - `importToGuard`: from `import("/pkg/submit_guard.js")` to the first
+ *   `new SubmitGuard()` returning: fetch + parse + evaluate of the module
+ *   and its driver, then the synchronous compile + instantiate of the
+ *   embedded wasm that the first constructor does;
+ * - `import` and `firstGuard`, its two parts; `secondGuard`, a constructor
+ *   once the module is instantiated (what every later guard costs);
+ * - `decode` and `compile`, in another fresh context: the embedded base64
+ *   read out of the module's text and decoded as the package does, then
+ *   `new WebAssembly.Module(bytes)` alone (the synchronous compile inside
+ *   `firstGuard`);
+ * - `kyImport`: the peer's start-up, `await import("/ky/index.js")` (fetch +
+ *   parse + evaluate of its modules).
  */
 async function startupRuns(browser, url, runs) {
-  const out = { compileInstantiate: [], compile: [], instantiate: [], init: [], kyImport: [] };
+  const out = { importToGuard: [], import: [], firstGuard: [], secondGuard: [], decode: [], compile: [], kyImport: [] };
   const fresh = async (fn) => {
     const context = await browser.newContext();
     const page = await openIsolated(context, `${url}/startup.html`);
@@ -70,28 +75,39 @@ async function startupRuns(browser, url, runs) {
     }
   };
   for (let run = 0; run < runs; run++) {
-    const split = await fresh(async () => {
-      const glue = await import("/pkg/web/submit_guard.js");
-      const bytes = await (await fetch("/pkg/web/submit_guard_bg.wasm")).arrayBuffer();
+    const guard = await fresh(async () => {
       const t0 = performance.now();
-      const module = await WebAssembly.compile(bytes);
+      const { SubmitGuard } = await import("/pkg/submit_guard.js");
       const t1 = performance.now();
-      await glue.default({ module_or_path: module });
+      const first = new SubmitGuard();
       const t2 = performance.now();
-      new glue.SubmitGuard().free();
-      return { compile: t1 - t0, instantiate: t2 - t1 };
+      const second = new SubmitGuard();
+      const t3 = performance.now();
+      if (typeof first.fetch !== "function" || first.key === second.key) throw new Error("the guards are not usable");
+      first.free();
+      second.free();
+      return { import: t1 - t0, firstGuard: t2 - t1, secondGuard: t3 - t2 };
     });
-    out.compile.push(split.compile);
-    out.instantiate.push(split.instantiate);
-    out.compileInstantiate.push(split.compile + split.instantiate);
-    out.init.push(
-      await fresh(async () => {
-        const glue = await import("/pkg/web/submit_guard.js");
-        const t0 = performance.now();
-        await glue.default();
-        return performance.now() - t0;
-      }),
-    );
+    out.importToGuard.push(guard.import + guard.firstGuard);
+    out.import.push(guard.import);
+    out.firstGuard.push(guard.firstGuard);
+    out.secondGuard.push(guard.secondGuard);
+    const wasm = await fresh(async () => {
+      const text = await (await fetch("/pkg/submit_guard.js")).text();
+      const base64 = text.match(/const WASM = "([^"]*)"/)?.[1];
+      if (!base64) throw new Error("no embedded wasm in the package");
+      const t0 = performance.now();
+      const binary = atob(base64);
+      const bytes = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      const t1 = performance.now();
+      const module = new WebAssembly.Module(bytes);
+      const t2 = performance.now();
+      if (!WebAssembly.Module.exports(module).length) throw new Error("the wasm exports nothing");
+      return { decode: t1 - t0, compile: t2 - t1 };
+    });
+    out.decode.push(wasm.decode);
+    out.compile.push(wasm.compile);
     out.kyImport.push(
       await fresh(async () => {
         const t0 = performance.now();

@@ -5,8 +5,8 @@
 //
 // Prints the run's figures, then the functions with the most self time and
 // the most inclusive time (each function counted once per sampled stack).
-// The package's release wasm has no names; for Rust function names, serve a
-// build with its name section (wasm-opt -g) in pkg/web/ first.
+// The package's release wasm has no names; for Rust function names, build
+// pkg/ with the name section kept (wasm-opt -g in scripts/build-pkg.sh) first.
 import { benchPages, launch, openBench, startServer } from "./procs.mjs";
 
 const [client = "guard", group = "p2"] = process.argv.slice(2);

@@ -1,7 +1,11 @@
 // P6: server throughput under wrk (a second process) on loopback: unique
-// Idempotency-Keys on `POST /api/qr/sessions`, for four servers doing the
-// same work. Each run starts the server afresh (a new SQLite file), warms it
-// up, then measures; the variants take turns (rotated) within each round.
+// Idempotency-Keys on `POST /api/qr/sessions`, for servers doing the same
+// work: each store with the idempotency layer and without it, and the Node
+// peer. Each run starts the server afresh (a new SQLite file, a new
+// PostgreSQL database), warms it up, then measures; the variants take turns
+// (rotated) within each round. The PostgreSQL rows need `DATABASE_URL` (the
+// run under scripts/with-postgres.sh, as `make bench` does); without it they
+// are skipped and say so.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,15 +18,41 @@ const run = promisify(execFile);
 export const WRK = process.env.WRK ?? "wrk";
 const SCRIPT = join(BENCH, "wrk/keyed.lua");
 
+/** A fresh database on the cluster of `DATABASE_URL`; its URL and a drop. */
+async function freshDatabase(name) {
+  const admin = process.env.DATABASE_URL;
+  const psql = (sql) => run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", admin, "-c", sql]);
+  await psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await psql(`CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return { url: url.href, drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {}) };
+}
+
+/** The server on a fresh PostgreSQL database, dropped when it stops. */
+async function onPostgres(name, flags) {
+  const db = await freshDatabase(name);
+  const server = await startServer(["--store", db.url, ...flags]);
+  const stop = server.stop.bind(server);
+  server.stop = async () => {
+    await stop();
+    await db.drop();
+  };
+  return server;
+}
+
 /** The servers, each started fresh for a run: each store with the layer and
  *  without it (the same handlers), and the Node peer. */
 const VARIANTS = {
   memory: () => startServer(["--store", "memory"]),
   sqlite: (dir, run) => startServer(["--store", `sqlite:${join(dir, `bench-${run}.db`)}`]),
+  postgres: (dir, run) => onPostgres(`bench_${run}`, []),
   noLayer: () => startServer(["--store", "memory", "--no-idempotency"]),
   noLayerSqlite: (dir, run) => startServer(["--store", `sqlite:${join(dir, `bench-off-${run}.db`)}`, "--no-idempotency"]),
+  noLayerPostgres: (dir, run) => onPostgres(`bench_off_${run}`, ["--no-idempotency"]),
   node: () => startNodePeer(),
 };
+const NEEDS_POSTGRES = ["postgres", "noLayerPostgres"];
 
 /** `wrk` against `url` for `seconds`; its summary as parsed from keyed.lua. */
 async function wrk(url, seconds, { threads, connections }, runId) {
@@ -48,7 +78,9 @@ export async function wrkVersion() {
 export async function serverBenchmarks(config) {
   const { runs, seconds, warmupSeconds, threads, connections } = config.p6;
   const dir = mkdtempSync(join(tmpdir(), "submit-guard-bench-db-"));
-  const names = Object.keys(VARIANTS);
+  const postgres = Boolean(process.env.DATABASE_URL);
+  if (!postgres) say("P6: no DATABASE_URL, so no PostgreSQL rows (run under scripts/with-postgres.sh, as make bench does)");
+  const names = Object.keys(VARIANTS).filter((n) => postgres || !NEEDS_POSTGRES.includes(n));
   const perRun = Object.fromEntries(names.map((n) => [n, []]));
   say(`P6 throughput: ${runs} rounds × ${names.length} servers, wrk -t${threads} -c${connections} -d${seconds}s after ${warmupSeconds} s of warm-up`);
   try {
