@@ -105,6 +105,8 @@ pub struct Seen {
     pub path: String,
     pub key: Option<String>,
     pub status: Option<u16>,
+    /// Whether the server has finished handling it.
+    pub done: bool,
 }
 
 /// The requests the server received whose path contains `tag`, in order.
@@ -120,9 +122,25 @@ pub async fn seen(tag: &str) -> Vec<Seen> {
             path: prop(&r, "path").as_string().unwrap(),
             key: prop(&r, "key").as_string(),
             status: prop(&r, "status").as_f64().map(|s| s as u16),
+            done: prop(&r, "done").as_bool().unwrap_or(false),
         })
         .filter(|r| r.method != "OPTIONS" && r.path.contains(tag))
         .collect()
+}
+
+/// Waits (up to 30 s) until the server has finished every request for
+/// `tag` it received: a fixed sleep is too short on a loaded machine.
+pub async fn until_done(tag: &str) {
+    for _ in 0..600 {
+        if seen(tag).await.iter().all(|r| r.done) {
+            return;
+        }
+        sleep(50).await;
+    }
+    panic!(
+        "the server still handles requests for {tag}: {:?}",
+        seen(tag).await
+    );
 }
 
 /// Asserts that the server saw at least `at_least` requests for `tag`, each
