@@ -423,7 +423,13 @@ function prepare(input, init) {
     identity = payloadOf(body, false, type);
     full = payloadOf(body, true, type);
   }
-  return { template, method, url: template.url, identity, full, signal: init?.signal ?? (isRequest ? input.signal : undefined) };
+  const signal = init?.signal ?? (isRequest ? input.signal : undefined);
+  // Every engine's fetch refuses a signal that is not an AbortSignal; not
+  // every engine's Request constructor does (WebKit's lets it through).
+  if (signal !== undefined && !(typeof AbortSignal === "function" && signal instanceof AbortSignal)) {
+    throw new TypeError("submit-guard: `signal` must be an AbortSignal");
+  }
+  return { template, method, url: template.url, identity, full, signal };
 }
 
 async function requestPayload(request) {
@@ -515,10 +521,10 @@ async function life(ctl, flight, job) {
   const onAbort = () => {
     if (ctl.flight === flight) abort(ctl, job.signal.reason);
   };
-  job.signal?.addEventListener("abort", onAbort, { once: true });
   let holder = null;
   let outcome;
   try {
+    job.signal?.addEventListener("abort", onAbort, { once: true });
     if (flow.get(6)) {
       const entered = await enterTabs(ctl, flight);
       if (entered.shared) return settleShared(ctl, flight, entered.shared);
