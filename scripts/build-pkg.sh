@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package in pkg/: one ES module, submit_guard.js, that works
 # with no configuration in every bundler, Node and test runner. The wasm is
-# embedded in it (base64) and instantiated synchronously on the first
+# embedded in it (a string literal, one character per byte) and instantiated synchronously on the first
 # `new SubmitGuard()`: no top-level await, no .wasm file a bundler must be
 # taught about, no init call. The JS driver is the snippet it imports; the
 # React hook is submit-guard/react.
