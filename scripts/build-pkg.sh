@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package in pkg/: one ES module, submit_guard.js, that works
 # with no configuration in every bundler, Node and test runner. The wasm is
-# embedded in it (base64) and instantiated synchronously on the first
+# embedded in it (a string literal, one character per byte) and instantiated synchronously on the first
 # `new SubmitGuard()`: no top-level await, no .wasm file a bundler must be
 # taught about, no init call. The JS driver is the snippet it imports; the
 # React hook is submit-guard/react.
@@ -18,7 +18,11 @@ wasm-bindgen --target web --weak-refs --out-dir pkg/raw --out-name submit_guard 
 
 # Size: binaryen from npm (Debian's is too old for reference types).
 [ -x node_modules/.bin/wasm-opt ] || scripts/setup.sh npm
-node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+# --zero-filled-memory and --low-memory-unused hold for a module we
+# instantiate ourselves (fresh memory is zeroed; Rust's data starts at 1 MB);
+# --converge repeats -Oz while it still shrinks the module.
+node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
+  --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/raw/submit_guard_bg.wasm -o pkg/raw/submit_guard_bg.wasm

@@ -6,10 +6,13 @@
 //   node scripts/size-budget.mjs pkg
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
-export const BUDGET = 32 * 1024;
+// The target is 20 KB (aim 12 KB); the budget sits just above where the
+// package stands (README, "The package"), so any growth fails the build.
+export const BUDGET = 26.5 * 1024;
 
 const pkg = process.argv[2] ?? "pkg";
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
@@ -29,6 +32,14 @@ function shipped(dir) {
   return files;
 }
 
+/** The wasm embedded in the entry (scripts/package.mjs writes it). */
+function embeddedWasm(entry) {
+  const text = entry.match(/^const WASM = ("(?:[^"\\]|\\.)*");$/m)?.[1];
+  const shift = entry.match(/WASM\.charCodeAt\(i\) - (\d+);/)?.[1];
+  if (text === undefined || shift === undefined) throw new Error("size-budget: no embedded wasm in the entry");
+  return Uint8Array.from(runInNewContext(text), (ch) => ch.charCodeAt(0) - Number(shift));
+}
+
 const files = shipped(pkg);
 const asShipped = files.reduce((sum, f) => sum + gz(readFileSync(f)), 0);
 const bundled = await build({
@@ -41,7 +52,7 @@ const bundled = await build({
 });
 const minified = bundled.outputFiles[0].contents;
 const total = gz(minified);
-const wasmBytes = Buffer.from(readFileSync(join(pkg, "submit_guard.js"), "utf8").match(/const WASM = "([^"]*)"/)[1], "base64");
+const wasmBytes = embeddedWasm(readFileSync(join(pkg, "submit_guard.js"), "utf8"));
 
 console.log(
   `size: ${kb(total)} gzip -9 bundled and minified (budget ${kb(BUDGET)}); ` +
