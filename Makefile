@@ -1,7 +1,8 @@
 # submit-guard — two commands for a fresh machine:
 #
 #   make demo   build the package and the demo, serve it on http://127.0.0.1:8080
-#   make test   every test: lints, native, headless Chromium, end to end
+#   make test   every test: lints, native, fuzz smoke, PostgreSQL, Chromium,
+#               Firefox and WebKit, end to end, the consumer matrix
 #
 # Both install what they need first (scripts/setup.sh) and skip what is there.
 
