@@ -4,6 +4,9 @@
 //! (cargo-fuzz, nightly) and `examples/fuzz.rs` (the stable driver,
 //! `submit_guard_protocol::fuzz::run_targets`).
 
+// A broken invariant is reported the way fuzzers expect: by a panic.
+#![allow(clippy::panic)]
+
 use super::options::{self, MAX_RETRY_ON, MAX_TIMER_MS, OPTIONS, Options, Problem, Reader, Type};
 use super::retry::RetryAfter;
 use alloc::string::String;
@@ -170,13 +173,14 @@ pub fn options(data: &[u8]) {
             }
             1 => {
                 let flag = bytes.byte() & 1 == 1;
-                let want = match (ty, name) {
-                    (Type::Flag, "quoteKey") => Ok(model.quote_key = flag),
-                    (Type::Flag, "throwHttpErrors") => Ok(model.settings.throw_http_errors = flag),
-                    (Type::Flag, "crossTab") => Ok(model.cross_tab = flag),
-                    (Type::Flag, _) => Ok(model.persist = flag),
+                let field = match (ty, name) {
+                    (Type::Flag, "quoteKey") => Ok(&mut model.quote_key),
+                    (Type::Flag, "throwHttpErrors") => Ok(&mut model.settings.throw_http_errors),
+                    (Type::Flag, "crossTab") => Ok(&mut model.cross_tab),
+                    (Type::Flag, _) => Ok(&mut model.persist),
                     _ => Err(wrong),
                 };
+                let want = field.map(|field| *field = flag);
                 (reader.flag(ix, flag), want)
             }
             2 => {
