@@ -26,6 +26,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p submit-guard-protocol --all-targets --all-features -- -D warnings
+	cargo clippy -p submit-guard -p submit-guard-idempotency --all-targets --features fuzz -- -D warnings
 	cargo clippy -p submit-guard --all-targets --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p submit-guard --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
