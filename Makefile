@@ -27,6 +27,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p submit-guard-protocol --all-targets --all-features -- -D warnings
+	cargo clippy -p submit-guard -p submit-guard-idempotency --all-targets --features fuzz -- -D warnings
 	cargo clippy -p submit-guard --all-targets --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p submit-guard --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
@@ -41,13 +42,18 @@ test-vectors:
 	node --test tests/vectors/
 
 # Fuzzing: every parser of untrusted input in crates/protocol (key, JSON,
-# URL-encoded, multipart, any Content-Type, fingerprint, Retry-After), each
-# for FUZZ_SECONDS. cargo-fuzz (coverage-guided) when a nightly toolchain and
-# cargo-fuzz are installed, else the stable driver (seed corpus + mutations +
+# URL-encoded, multipart, any Content-Type, fingerprint, Retry-After), the
+# server's principal (crates/idempotency) and the client core's options
+# reader and Retry-After (against the server's), each for FUZZ_SECONDS.
+# cargo-fuzz (coverage-guided) when a nightly toolchain and cargo-fuzz are
+# installed, else each crate's stable driver (seed corpus + mutations +
 # generated inputs). Failing inputs land in fuzz/artifacts/<target>/. First,
 # js/canonical.js against the crate on generated bodies (differential.mjs).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := key json urlencoded multipart content_type fingerprint retry_after
+FUZZ_TARGETS := key json urlencoded multipart content_type fingerprint retry_after \
+  principal options client_retry_after
+# The crates with fuzz targets, each with a stable driver (examples/fuzz.rs).
+FUZZ_CRATES := submit-guard-protocol submit-guard-idempotency submit-guard
 fuzz:
 	DIFF_CASES=500000 node tests/vectors/differential.mjs cargo run --quiet -p submit-guard-protocol --example canon
 	if cargo +nightly fuzz --version >/dev/null 2>&1; then \
@@ -56,13 +62,17 @@ fuzz:
 	  done; \
 	else \
 	  echo "no nightly cargo-fuzz: the stable driver, $(FUZZ_SECONDS) s per target"; \
-	  FUZZ_SECONDS=$(FUZZ_SECONDS) cargo run --quiet -p submit-guard-protocol --features fuzz --example fuzz; \
+	  for p in $(FUZZ_CRATES); do \
+	    FUZZ_SECONDS=$(FUZZ_SECONDS) cargo run --quiet -p $$p --features fuzz --example fuzz || exit 1; \
+	  done; \
 	fi
 
 # A few seconds of each fuzz target (every seed, then mutations) and of the
 # JS-against-Rust differential run, in make test.
 fuzz-smoke:
-	FUZZ_SECONDS=2 cargo run --quiet -p submit-guard-protocol --features fuzz --example fuzz
+	for p in $(FUZZ_CRATES); do \
+	  FUZZ_SECONDS=2 cargo run --quiet -p $$p --features fuzz --example fuzz; \
+	done
 	DIFF_CASES=5000 node tests/vectors/differential.mjs cargo run --quiet -p submit-guard-protocol --example canon
 
 # The PostgreSQL store on a throwaway cluster (scripts/with-postgres.sh; the

@@ -234,11 +234,13 @@ fn failure_number(failure: Failure) -> u32 {
 }
 
 /// How an attempt ended, as the driver reports it.
-fn outcome(kind: u32, status: u16, retry_after: Option<String>) -> Outcome {
+fn outcome(kind: u32, status: u16, retry_after: Option<String>, now_ms: u64) -> Outcome {
     match kind {
         1 => Outcome::Response {
             status,
-            retry_after: retry_after.as_deref().and_then(RetryAfter::parse),
+            retry_after: retry_after
+                .as_deref()
+                .and_then(|value| RetryAfter::parse(value, now_ms)),
         },
         2 => Outcome::Network,
         3 => Outcome::Timeout,
@@ -454,8 +456,8 @@ impl Flow {
         now_ms: f64,
         jitter: f64,
     ) -> u32 {
-        let outcome = outcome(outcome_kind, status, retry_after);
         let now = now_ms.max(0.0) as u64;
+        let outcome = outcome(outcome_kind, status, retry_after, now);
         match self
             .machine
             .settle(flight(id), outcome, now, jitter, new_key)
@@ -470,7 +472,7 @@ impl Flow {
 
     /// Flight `id` ends with the outcome another tab reached (`crossTab`).
     pub fn conclude(&mut self, id: f64, outcome_kind: u32, status: u16) -> u32 {
-        let outcome = outcome(outcome_kind, status, None);
+        let outcome = outcome(outcome_kind, status, None, 0);
         let settle = self.machine.conclude(flight(id), outcome, new_key);
         self.done(settle) & !BROADCAST
     }

@@ -93,15 +93,17 @@ pub enum RetryAfter {
 }
 
 impl RetryAfter {
-    /// Parses the header value; `None` if it is neither form.
-    pub fn parse(value: &str) -> Option<Self> {
+    /// Parses the header value received at `now_ms` (milliseconds since the
+    /// Unix epoch, which places an RFC 850 date's two-digit year); `None` if
+    /// it is neither form.
+    pub fn parse(value: &str, now_ms: u64) -> Option<Self> {
         let value = value.trim();
         if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
             // Too many digits to fit is simply "very long": stop retrying.
             let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
             return Some(Self::Delay(seconds.saturating_mul(1000)));
         }
-        http_date_seconds(value).map(|s| Self::At(s.saturating_mul(1000)))
+        http_date_seconds(value, now_ms).map(|s| Self::At(s.saturating_mul(1000)))
     }
 
     /// How long to wait from `now_ms` (milliseconds since the Unix epoch).
@@ -118,8 +120,10 @@ impl RetryAfter {
 /// obsolete forms recipients must still accept, RFC 850
 /// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
 /// Lenient about spacing and the day name (not checked against the date);
-/// strict about the fields. A date before 1970 is 0.
-pub fn http_date_seconds(value: &str) -> Option<u64> {
+/// strict about the fields. A date before 1970 is 0. A two-digit year is the
+/// one with those digits nearest `now_ms` and at most 50 years ahead of it
+/// (RFC 9110 §5.6.7), as the server reads it.
+pub fn http_date_seconds(value: &str, now_ms: u64) -> Option<u64> {
     const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
     let month_of = |t: &str| {
         MONTHS
@@ -145,8 +149,11 @@ pub fn http_date_seconds(value: &str) -> Option<u64> {
         year = match (y.len(), number(y)?) {
             (4, y) => y,
             // A two-digit year more than 50 years ahead is in the past.
-            (2, y) if y < 70 => 2000 + y,
-            (2, y) => 1900 + y,
+            (2, y) => {
+                let now = year_of_day(now_ms / 86_400_000);
+                let year = now - now % 100 + y;
+                if year > now + 50 { year - 100 } else { year }
+            }
             _ => return None,
         };
         (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
@@ -185,6 +192,18 @@ fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The year of the day `days` after 1970-01-01 (Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn year_of_day(days: u64) -> u32 {
+    let z = days.min(100_000_000) + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let year = yoe + era * 400 + u64::from((5 * doy + 2) / 153 >= 10);
+    u32::try_from(year).unwrap_or(u32::MAX / 2)
 }
 
 /// What an attempt ended with, as far as retrying is concerned.
@@ -262,6 +281,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// 2026-11-30T12:00:00Z.
+    const NOW: u64 = 1_796_040_000_000;
+
     fn response(status: u16) -> Attempted {
         Attempted::Response {
             status,
@@ -336,31 +358,37 @@ mod tests {
 
     #[test]
     fn parses_retry_after() {
-        assert_eq!(RetryAfter::parse("120"), Some(RetryAfter::Delay(120_000)));
-        assert_eq!(RetryAfter::parse(" 0 "), Some(RetryAfter::Delay(0)));
         assert_eq!(
-            RetryAfter::parse("99999999999999999999999"),
+            RetryAfter::parse("120", NOW),
+            Some(RetryAfter::Delay(120_000))
+        );
+        assert_eq!(RetryAfter::parse(" 0 ", NOW), Some(RetryAfter::Delay(0)));
+        assert_eq!(
+            RetryAfter::parse("99999999999999999999999", NOW),
             Some(RetryAfter::Delay(u64::MAX))
         );
         assert_eq!(
-            RetryAfter::parse("Fri, 31 Dec 1999 23:59:59 GMT"),
+            RetryAfter::parse("Fri, 31 Dec 1999 23:59:59 GMT", NOW),
             Some(RetryAfter::At(946_684_799_000))
         );
         for bad in ["", "-1", "1.5", "soon", "Fri, 31 Dec 1999"] {
-            assert_eq!(RetryAfter::parse(bad), None, "{bad:?}");
+            assert_eq!(RetryAfter::parse(bad, NOW), None, "{bad:?}");
         }
     }
 
     #[test]
     fn parses_the_three_http_date_forms() {
         let t = Some(784_111_777);
-        assert_eq!(http_date_seconds("Sun, 06 Nov 1994 08:49:37 GMT"), t);
-        assert_eq!(http_date_seconds("Sunday, 06-Nov-94 08:49:37 GMT"), t);
-        assert_eq!(http_date_seconds("Sun Nov  6 08:49:37 1994"), t);
-        assert_eq!(http_date_seconds("Sun Nov 6 08:49:37 1994"), t);
-        assert_eq!(http_date_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(http_date_seconds("Sun, 06 Nov 1994 08:49:37 GMT", NOW), t);
+        assert_eq!(http_date_seconds("Sunday, 06-Nov-94 08:49:37 GMT", NOW), t);
+        assert_eq!(http_date_seconds("Sun Nov  6 08:49:37 1994", NOW), t);
+        assert_eq!(http_date_seconds("Sun Nov 6 08:49:37 1994", NOW), t);
         assert_eq!(
-            http_date_seconds("Tue, 29 Feb 2000 00:00:00 GMT"),
+            http_date_seconds("Thu, 01 Jan 1970 00:00:00 GMT", NOW),
+            Some(0)
+        );
+        assert_eq!(
+            http_date_seconds("Tue, 29 Feb 2000 00:00:00 GMT", NOW),
             Some(951_782_400)
         );
         for bad in [
@@ -376,7 +404,32 @@ mod tests {
             "Sun, 06 Nov 19940 08:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:37 GMT extra",
         ] {
-            assert_eq!(http_date_seconds(bad), None, "{bad:?}");
+            assert_eq!(http_date_seconds(bad, NOW), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn two_digit_years_are_at_most_50_years_ahead_of_now() {
+        // As the server reads them (RFC 9110 §5.6.7): in 2026, "76" is 2076
+        // and "77" is 1977; in 1950, "10" is 1910. A fixed pivot (00–69 as
+        // 20xx) made "76" 1976, a date passed, so no wait (the fuzz target
+        // `client_retry_after` against `submit_guard_protocol`).
+        let year =
+            |value: &str, now: u64| http_date_seconds(value, now).map(|s| year_of_day(s / 86_400));
+        assert_eq!(year("Wednesday, 01-Jan-76 00:00:00 GMT", NOW), Some(2076));
+        assert_eq!(year("Saturday, 01-Jan-77 00:00:00 GMT", NOW), Some(1977));
+        assert_eq!(year("Thursday, 01-Jan-26 00:00:00 GMT", NOW), Some(2026));
+        assert_eq!(year("Saturday, 01-Jan-00 00:00:00 GMT", NOW), Some(2000));
+        let y2100 = 4_102_444_800_000; // 2100-01-01
+        assert_eq!(year("x, 01-Jan-49 00:00:00 GMT", y2100), Some(2149));
+        assert_eq!(year("x, 01-Jan-51 00:00:00 GMT", y2100), Some(2051));
+        assert_eq!(year("x, 01-Jan-99 00:00:00 GMT", 0), Some(1999));
+        assert_eq!(
+            RetryAfter::parse("Wednesday, 01-Jan-76 00:00:00 GMT", NOW).map(|r| r.delay_ms(NOW)),
+            Some(3_345_062_400_000 - NOW)
+        );
+        for (days, year) in [(0, 1970), (10_956, 1999), (10_957, 2000), (20_787, 2026)] {
+            assert_eq!(year_of_day(days), year, "{days}");
         }
     }
 
@@ -387,18 +440,18 @@ mod tests {
         fn http_dates_agree_with_httpdate(secs in 0u64..253_402_300_799) {
             let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
             let text = httpdate::fmt_http_date(time);
-            prop_assert_eq!(http_date_seconds(&text), Some(secs));
+            prop_assert_eq!(http_date_seconds(&text, NOW), Some(secs));
         }
 
         #[test]
         fn retry_after_never_panics(text in "\\PC{0,40}") {
-            let _ = RetryAfter::parse(&text);
+            let _ = RetryAfter::parse(&text, NOW);
         }
 
         #[test]
         fn retry_after_agrees_with_httpdate_on_near_misses(text in "[A-Za-z]{3}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT") {
             let theirs = httpdate::parse_http_date(&text).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
-            let ours = http_date_seconds(&text);
+            let ours = http_date_seconds(&text, NOW);
             // httpdate also checks the day name; where it accepts, we agree.
             if theirs.is_some() {
                 prop_assert_eq!(ours, theirs);

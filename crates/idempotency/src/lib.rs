@@ -125,6 +125,8 @@
 
 pub mod clock;
 mod config;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 mod layer;
 mod memory;
 #[cfg(feature = "postgres")]

@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| submit_guard::core::fuzz::client_retry_after(data));
