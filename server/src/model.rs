@@ -158,6 +158,10 @@ pub fn slugify(name: &str) -> String {
 /// collide only with other names' slugs ("Acme 1" is `acme-1`).
 pub const SLUG_NUMBERED_TRIES: u32 = 4;
 
+/// Random slug suffixes tried after the numbered ones: each collides with
+/// odds of one in 2^32 per existing slug of that form.
+pub const RANDOM_SLUG_TRIES: u32 = 8;
+
 /// A slug for `base` with a random suffix, `acme-3f9c2a71`: the fallback
 /// when numbered candidates keep colliding.
 pub fn random_slug(base: &str) -> String {

@@ -323,3 +323,64 @@ async fn an_unreachable_database_stops_the_start() {
     assert!(!stderr.contains("hunter2"), "no password: {stderr}");
     assert!(output.stdout.is_empty(), "never listened");
 }
+
+/// Slugs in constant time on PostgreSQL too: 10,000 orgs already holding
+/// `acme` … `acme-9999` (as a probing allocator would have made them) leave
+/// every further create of "Acme" a 201 with a slug of its own, and one name
+/// created 40 times at once gets `beta`, `beta-1` … from its counter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_name_ten_thousand_times() {
+    let Some(url) = database_url("one_name_ten_thousand_times") else {
+        return;
+    };
+    let store = fresh_schema(&url, "slugs").await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&store, &dir.path().join("server.log"));
+    let (db, connection) = tokio_postgres::connect(&store, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    db.batch_execute(
+        "INSERT INTO orgs (id, name, slug, owner, created_at)
+         SELECT 'seed-' || n, 'Acme', CASE WHEN n = 0 THEN 'acme' ELSE 'acme-' || n END, 'seed', n
+           FROM generate_series(0, 9999) AS n",
+    )
+    .await
+    .unwrap();
+    drop(db);
+    let _ = driver.await;
+
+    let client = Client::new();
+    let orgs = format!("{}/api/orgs", server.base);
+    let mut slugs = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let got = client
+            .post(&orgs, &[], &json!({ "name": "Acme" }))
+            .await
+            .unwrap();
+        assert_eq!(got.status, StatusCode::CREATED, "{got:?}");
+        let slug = got.json["slug"].as_str().unwrap().to_owned();
+        assert!(slug.starts_with("acme-"), "{slug}");
+        assert!(slugs.insert(slug), "a slug of its own");
+    }
+    let beta = join_all((0..40).map(|_| {
+        let client = client.clone();
+        let orgs = orgs.clone();
+        async move { client.post(&orgs, &[], &json!({ "name": "Beta" })).await }
+    }))
+    .await;
+    let mut numbered: Vec<String> = beta
+        .iter()
+        .map(|got| {
+            let got = got.as_ref().unwrap();
+            assert_eq!(got.status, StatusCode::CREATED, "{got:?}");
+            got.json["slug"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    numbered.sort();
+    let mut expected: Vec<String> = std::iter::once("beta".to_owned())
+        .chain((1..40).map(|n| format!("beta-{n}")))
+        .collect();
+    expected.sort();
+    assert_eq!(numbered, expected, "consecutive numbers from the counter");
+}

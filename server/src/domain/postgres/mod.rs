@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS orgs (
     owner TEXT NOT NULL, created_at BIGINT NOT NULL,
     seq BIGINT GENERATED ALWAYS AS IDENTITY
 );
+CREATE TABLE IF NOT EXISTS slug_counters (
+    base TEXT PRIMARY KEY, next_n BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS memberships (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs (id),
     principal TEXT NOT NULL, role TEXT NOT NULL, created_at BIGINT NOT NULL,
@@ -227,7 +230,7 @@ impl Store for PostgresStore {
                     "BEGIN;
                      DELETE FROM payments; DELETE FROM orders; DELETE FROM qr_sessions;
                      DELETE FROM invite_claims; DELETE FROM invites; DELETE FROM memberships;
-                     DELETE FROM orgs; DELETE FROM fault_counters; DELETE FROM idempotency_keys;
+                     DELETE FROM orgs; DELETE FROM slug_counters; DELETE FROM fault_counters; DELETE FROM idempotency_keys;
                      COMMIT;",
                 )
                 .await

@@ -14,9 +14,6 @@ use crate::model::{
     UpdateOutcome,
 };
 
-/// Gives up on slugs after this many taken candidates.
-const MAX_SLUG_ATTEMPTS: u32 = 10_000;
-
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
 /// A transaction driven from a blocking thread: each statement is one
@@ -107,9 +104,28 @@ impl Tx for PgTx<'_> {
         owner: &str,
         now: i64,
     ) -> Result<Org, StoreError> {
+        // Constant time, as in SQLite: the base's counter, bumped in this
+        // transaction (its row lock orders concurrent creates of one name),
+        // names the candidate; the UNIQUE constraint decides (no read of
+        // existing slugs). A few collisions with other names' slugs move the
+        // counter on, then random suffixes take over.
         let base = model::slugify(name);
-        for n in 0..MAX_SLUG_ATTEMPTS {
-            let slug = model::slug_candidate(&base, n);
+        for attempt in 0..model::SLUG_NUMBERED_TRIES + model::RANDOM_SLUG_TRIES {
+            let slug = if attempt < model::SLUG_NUMBERED_TRIES {
+                let row = self.query_opt(
+                    "INSERT INTO slug_counters (base, next_n) VALUES ($1, 1)
+                     ON CONFLICT (base) DO UPDATE SET next_n = slug_counters.next_n + 1
+                     RETURNING next_n - 1",
+                    &[&base],
+                )?;
+                let n: i64 = match row {
+                    Some(row) => get(&row, 0)?,
+                    None => return Err(StoreError::Internal("slug counter not returned".into())),
+                };
+                model::slug_candidate(&base, u32::try_from(n).unwrap_or(u32::MAX))
+            } else {
+                model::random_slug(&base)
+            };
             // The UNIQUE constraint decides: no read of existing slugs.
             let inserted = self.execute(
                 "INSERT INTO orgs (id, name, slug, owner, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -131,7 +147,10 @@ impl Tx for PgTx<'_> {
                 });
             }
         }
-        Err(StoreError::Internal(format!("no free slug for {base:?}")))
+        Err(StoreError::Internal(format!(
+            "no free slug for {base:?} after {} random suffixes",
+            model::RANDOM_SLUG_TRIES
+        )))
     }
 
     fn list_orgs(&mut self, page: &Page) -> Result<Vec<Org>, StoreError> {

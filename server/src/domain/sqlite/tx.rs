@@ -12,10 +12,6 @@ use crate::model::{
     UpdateOutcome,
 };
 
-/// Random slug suffixes tried after the numbered ones: each collides with
-/// odds of one in 2^32 per existing slug of that form.
-const RANDOM_SLUG_TRIES: u32 = 8;
-
 pub(super) struct SqlTx<'a> {
     conn: &'a Connection,
 }
@@ -98,7 +94,7 @@ impl Tx for SqlTx<'_> {
                  ON CONFLICT (slug) DO NOTHING",
             )
             .map_err(map_err)?;
-        for attempt in 0..model::SLUG_NUMBERED_TRIES + RANDOM_SLUG_TRIES {
+        for attempt in 0..model::SLUG_NUMBERED_TRIES + model::RANDOM_SLUG_TRIES {
             let slug = if attempt < model::SLUG_NUMBERED_TRIES {
                 let n: i64 = next_number
                     .query_row(params![base], |row| row.get(0))
@@ -129,7 +125,8 @@ impl Tx for SqlTx<'_> {
             }
         }
         Err(StoreError::Internal(format!(
-            "no free slug for {base:?} after {RANDOM_SLUG_TRIES} random suffixes"
+            "no free slug for {base:?} after {} random suffixes",
+            model::RANDOM_SLUG_TRIES
         )))
     }
 
