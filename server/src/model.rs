@@ -169,6 +169,30 @@ pub fn random_slug(base: &str) -> String {
     format!("{base}-{}", &random[..8])
 }
 
+/// A free slug for `base`, in constant time, the one rule every store
+/// follows: up to [`SLUG_NUMBERED_TRIES`] numbered candidates from the base's
+/// counter (`next_number` returns it and moves it on), then up to
+/// [`RANDOM_SLUG_TRIES`] random suffixes. `take` tries to take a candidate
+/// (for a database, an insert the UNIQUE constraint may refuse) and says
+/// whether it did. `None` if every try collided.
+pub fn allocate_slug<E>(
+    base: &str,
+    mut next_number: impl FnMut() -> Result<u32, E>,
+    mut take: impl FnMut(&str) -> Result<bool, E>,
+) -> Result<Option<String>, E> {
+    for attempt in 0..SLUG_NUMBERED_TRIES + RANDOM_SLUG_TRIES {
+        let slug = if attempt < SLUG_NUMBERED_TRIES {
+            slug_candidate(base, next_number()?)
+        } else {
+            random_slug(base)
+        };
+        if take(&slug)? {
+            return Ok(Some(slug));
+        }
+    }
+    Ok(None)
+}
+
 /// The `n`th slug candidate for `base`: `base`, `base-1`, `base-2`, …
 pub fn slug_candidate(base: &str, n: u32) -> String {
     if n == 0 {

@@ -14,7 +14,7 @@ use imbl::{HashSet, Vector};
 use serde_json::Value;
 use submit_guard_idempotency::{CommitError, IdempotencyStore, MemoryStore as Records};
 
-use super::{Claim, Page, Store, StoreError, Tx, TxOutcome, Work, random_secret};
+use super::{Claim, Page, Store, StoreError, Tx, TxOutcome, Work, no_free_slug, random_secret};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
@@ -157,30 +157,19 @@ impl Tx for MemTx<'_> {
         owner: &str,
         now: i64,
     ) -> Result<Org, StoreError> {
-        // Constant time: the base's counter names the candidate; a few
-        // collisions with other names' slugs move it on, then a random
-        // suffix takes over.
         let base = model::slugify(name);
-        let mut next = self.d.slug_counters.get(&base).copied().unwrap_or(0);
-        let mut numbered = None;
-        for _ in 0..model::SLUG_NUMBERED_TRIES {
-            let candidate = model::slug_candidate(&base, next);
-            next = next.saturating_add(1);
-            if !self.d.slugs.contains(&candidate) {
-                numbered = Some(candidate);
-                break;
-            }
-        }
-        self.d.slug_counters.insert(base.clone(), next);
-        let slug = numbered.unwrap_or_else(|| {
-            loop {
-                let candidate = model::random_slug(&base);
-                if !self.d.slugs.contains(&candidate) {
-                    break candidate;
-                }
-            }
-        });
-        self.d.slugs.insert(slug.clone());
+        let (counters, slugs) = (&mut self.d.slug_counters, &mut self.d.slugs);
+        let slug = model::allocate_slug::<StoreError>(
+            &base,
+            || {
+                let next = counters.entry(base.clone()).or_insert(0);
+                let n = *next;
+                *next = next.saturating_add(1);
+                Ok(n)
+            },
+            |slug| Ok(slugs.insert(slug.to_owned()).is_none()),
+        )?
+        .ok_or_else(|| no_free_slug(&base))?;
         let org = Org {
             id: org_id.into(),
             name: name.into(),

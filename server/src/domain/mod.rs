@@ -112,6 +112,15 @@ pub(crate) fn random_secret() -> Result<Vec<u8>, StoreError> {
     Ok(secret)
 }
 
+/// A create whose every slug candidate collided (see
+/// [`crate::model::allocate_slug`]): odds of one in 2^32 per try.
+pub(crate) fn no_free_slug(base: &str) -> StoreError {
+    StoreError::Internal(format!(
+        "no free slug for {base:?} after {} random suffixes",
+        crate::model::RANDOM_SLUG_TRIES
+    ))
+}
+
 /// The domain operations available inside a transaction. Each write is a
 /// single conditional statement (or its in-memory equivalent) so that
 /// concurrent requests without keys stay correct too.

@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Transaction};
 
 use super::map_err;
-use crate::domain::{Page, StoreError, Tx};
+use crate::domain::{Page, StoreError, Tx, no_free_slug};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
@@ -104,14 +104,12 @@ impl Tx for PgTx<'_> {
         owner: &str,
         now: i64,
     ) -> Result<Org, StoreError> {
-        // Constant time, as in SQLite: the base's counter, bumped in this
-        // transaction (its row lock orders concurrent creates of one name),
-        // names the candidate; the UNIQUE constraint decides (no read of
-        // existing slugs). A few collisions with other names' slugs move the
-        // counter on, then random suffixes take over.
+        // The counter row's lock orders concurrent creates of one name; the
+        // UNIQUE constraint decides each candidate (no read of existing slugs).
         let base = model::slugify(name);
-        for attempt in 0..model::SLUG_NUMBERED_TRIES + model::RANDOM_SLUG_TRIES {
-            let slug = if attempt < model::SLUG_NUMBERED_TRIES {
+        let slug = model::allocate_slug::<StoreError>(
+            &base,
+            || {
                 let row = self.query_opt(
                     "INSERT INTO slug_counters (base, next_n) VALUES ($1, 1)
                      ON CONFLICT (base) DO UPDATE SET next_n = slug_counters.next_n + 1
@@ -122,35 +120,30 @@ impl Tx for PgTx<'_> {
                     Some(row) => get(&row, 0)?,
                     None => return Err(StoreError::Internal("slug counter not returned".into())),
                 };
-                model::slug_candidate(&base, u32::try_from(n).unwrap_or(u32::MAX))
-            } else {
-                model::random_slug(&base)
-            };
-            // The UNIQUE constraint decides: no read of existing slugs.
-            let inserted = self.execute(
-                "INSERT INTO orgs (id, name, slug, owner, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (slug) DO NOTHING",
-                &[&org_id, &name, &slug, &owner, &now],
-            )?;
-            if inserted == 1 {
-                self.execute(
-                    "INSERT INTO memberships (id, org_id, principal, role, created_at)
-                     VALUES ($1, $2, $3, 'owner', $4)",
-                    &[&membership_id, &org_id, &owner, &now],
+                Ok(u32::try_from(n).unwrap_or(u32::MAX))
+            },
+            |slug| {
+                let inserted = self.execute(
+                    "INSERT INTO orgs (id, name, slug, owner, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (slug) DO NOTHING",
+                    &[&org_id, &name, &slug, &owner, &now],
                 )?;
-                return Ok(Org {
-                    id: org_id.into(),
-                    name: name.into(),
-                    slug,
-                    owner: owner.into(),
-                    created_at: now,
-                });
-            }
-        }
-        Err(StoreError::Internal(format!(
-            "no free slug for {base:?} after {} random suffixes",
-            model::RANDOM_SLUG_TRIES
-        )))
+                Ok(inserted == 1)
+            },
+        )?
+        .ok_or_else(|| no_free_slug(&base))?;
+        self.execute(
+            "INSERT INTO memberships (id, org_id, principal, role, created_at)
+             VALUES ($1, $2, $3, 'owner', $4)",
+            &[&membership_id, &org_id, &owner, &now],
+        )?;
+        Ok(Org {
+            id: org_id.into(),
+            name: name.into(),
+            slug,
+            owner: owner.into(),
+            created_at: now,
+        })
     }
 
     fn list_orgs(&mut self, page: &Page) -> Result<Vec<Org>, StoreError> {

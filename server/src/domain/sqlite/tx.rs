@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::map_err;
-use crate::domain::{Page, StoreError, Tx};
+use crate::domain::{Page, StoreError, Tx, no_free_slug};
 use crate::model::{
     self, Invite, InviteClaim, Membership, Order, Org, PayOutcome, Payment, QrSession,
     UpdateOutcome,
@@ -94,40 +94,36 @@ impl Tx for SqlTx<'_> {
                  ON CONFLICT (slug) DO NOTHING",
             )
             .map_err(map_err)?;
-        for attempt in 0..model::SLUG_NUMBERED_TRIES + model::RANDOM_SLUG_TRIES {
-            let slug = if attempt < model::SLUG_NUMBERED_TRIES {
+        let slug = model::allocate_slug::<StoreError>(
+            &base,
+            || {
                 let n: i64 = next_number
                     .query_row(params![base], |row| row.get(0))
                     .map_err(map_err)?;
-                model::slug_candidate(&base, u32::try_from(n).unwrap_or(u32::MAX))
-            } else {
-                model::random_slug(&base)
-            };
-            if insert
-                .execute(params![org_id, name, slug, owner, now])
-                .map_err(map_err)?
-                == 1
-            {
-                self.conn
-                    .execute(
-                        "INSERT INTO memberships (id, org_id, principal, role, created_at)
-                         VALUES (?1, ?2, ?3, 'owner', ?4)",
-                        params![membership_id, org_id, owner, now],
-                    )
+                Ok(u32::try_from(n).unwrap_or(u32::MAX))
+            },
+            |slug| {
+                let inserted = insert
+                    .execute(params![org_id, name, slug, owner, now])
                     .map_err(map_err)?;
-                return Ok(Org {
-                    id: org_id.into(),
-                    name: name.into(),
-                    slug,
-                    owner: owner.into(),
-                    created_at: now,
-                });
-            }
-        }
-        Err(StoreError::Internal(format!(
-            "no free slug for {base:?} after {} random suffixes",
-            model::RANDOM_SLUG_TRIES
-        )))
+                Ok(inserted == 1)
+            },
+        )?
+        .ok_or_else(|| no_free_slug(&base))?;
+        self.conn
+            .execute(
+                "INSERT INTO memberships (id, org_id, principal, role, created_at)
+                 VALUES (?1, ?2, ?3, 'owner', ?4)",
+                params![membership_id, org_id, owner, now],
+            )
+            .map_err(map_err)?;
+        Ok(Org {
+            id: org_id.into(),
+            name: name.into(),
+            slug,
+            owner: owner.into(),
+            created_at: now,
+        })
     }
 
     fn list_orgs(&mut self, page: &Page) -> Result<Vec<Org>, StoreError> {
