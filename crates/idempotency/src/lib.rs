@@ -37,10 +37,30 @@
 //! # Ok(()) }
 //! ```
 //!
-//! With `require_key(false)` (the default) a keyless request runs the handler
-//! without a claim: take `Option<Extension<Claim>>` and commit without
-//! [`SqliteStore::commit_in`] then. With [`MemoryStore`], [`MemoryStore::begin`]
-//! returns a transaction that holds the records' lock across the effect.
+//! What the example leaves out:
+//!
+//! - **The secret** keys the hash that turns a credential into a principal
+//!   (HMAC-SHA-256), so stored records never hold credentials. Give at least
+//!   32 random bytes, the same on every instance and across restarts (a new
+//!   secret makes every stored record unreachable); the config does not
+//!   check its length.
+//! - **Your tables** may live in the same SQLite file: create them with
+//!   [`SqliteStore::with_connection`] before serving. `rusqlite` comes with
+//!   the store; the app needs `axum`, `tokio` (macros, net, rt-multi-thread)
+//!   and whatever it serializes with.
+//! - **Keyless requests**: with `require_key(false)` (the default) the
+//!   handler runs without a claim and nothing is deduplicated: take
+//!   `Option<Extension<Claim>>`, commit with [`SqliteStore::commit_in`] when
+//!   there is a claim and plainly otherwise, and return a `Response` (the
+//!   receipt check below applies to keyed requests only).
+//! - **The body**: the layer reads it (up to the body limit) to fingerprint
+//!   it and hands it on, so extractors such as `Json` still work.
+//! - **Defaults**: 24 h retention, 30 s lock timeout, a 64 KiB body limit
+//!   ([`IdempotencyConfig::new`]). `commit_in` fails with
+//!   [`CommitError::FenceLost`] when the claim was taken over (answer 409), and
+//!   with a database error otherwise.
+//! - **Memory**: with [`MemoryStore`], [`MemoryStore::begin`] returns a
+//!   transaction that holds the records' lock across the effect.
 //!
 //! ## The protocol
 //!
