@@ -27,6 +27,30 @@ const THROW = 8;
 const CLEAR = 16;
 const BROADCAST = 32;
 
+// The flow's events (src/binding.rs has the same table): `flow.on(event,
+// flight, a, b, c, text)` answers each with the core's decision. Below 16,
+// `flow.on(n)` asks for a number: 0 the version, 1 pending, 2 the flight in
+// progress, 3 the last wait, 4 the last failure, 5 the timeout, 6 crossTab,
+// 7 persist, 8 attempts. `flow.text(n)`: 0 the key, 1 the state, 2 the
+// header name, 3 the form's name, 4 the fingerprint sent, 5 the header
+// value; 16 + i the name of option i.
+const OPTION = 16;
+const SET = 17;
+const READY = 18;
+const RESTORE = 19;
+const CARRIES = 20;
+const BEGIN = 21;
+const REFUSE_ABORTED = 22;
+const RECORDED = 23;
+const KEY_FOR = 24;
+const SEND = 25;
+const SETTLE = 26;
+const CONCLUDE = 27;
+const OTHER_TAB = 28;
+const FAIL = 29;
+const ABORT_FLIGHT = 30;
+const RESET_ALL = 31;
+
 // Failure numbers → stable codes and what they mean.
 const CODES = [, "DUPLICATE", "BUSY", "TIMEOUT", "NETWORK", "ABORTED", "HTTP", , "CROSS_TAB"];
 const MESSAGES = {
@@ -109,10 +133,10 @@ function optionError(flow, name, code, value, inArray) {
   switch (kind) {
     case 1: {
       if (arg > 0) {
-        problem = `is not an option; did you mean \`${flow.optionName(arg - 1)}\`?`;
+        problem = `is not an option; did you mean \`${flow.text(15 + arg)}\`?`;
       } else {
         const names = [];
-        for (let i = 0, n; (n = flow.optionName(i)) !== undefined; i++) names.push(n);
+        for (let i = 0, n; (n = flow.text(16 + i)) !== undefined; i++) names.push(n);
         problem = "is not an option; the options are " + names.join(", ");
       }
       break;
@@ -136,7 +160,7 @@ function optionError(flow, name, code, value, inArray) {
       problem = "must be a non-empty string";
       break;
     case 8:
-      problem = `is required when \`${flow.optionName(arg)}\` is on: it names the form across tabs and reloads`;
+      problem = `is required when \`${flow.text(16 + arg)}\` is on: it names the form across tabs and reloads`;
       break;
     default:
       problem = `must be an array of at most ${arg} numbers, got an array of length ${String(value)}`;
@@ -154,20 +178,20 @@ function readOption(flow, name, ix, value) {
   let problem;
   switch (typeof value) {
     case "string":
-      problem = flow.set(ix, 0, 0, value);
+      problem = flow.on(SET, ix, 0, 0, 0, value);
       break;
     case "boolean":
-      problem = flow.set(ix, 1, +value);
+      problem = flow.on(SET, ix, 1, +value);
       break;
     case "number":
-      problem = flow.set(ix, 2, value);
+      problem = flow.on(SET, ix, 2, value);
       break;
     case "function":
-      problem = flow.set(ix, 3, 0);
+      problem = flow.on(SET, ix, 3, 0);
       break;
     default: {
       if (!Array.isArray(value)) {
-        problem = flow.set(ix, 7, 0);
+        problem = flow.on(SET, ix, 7, 0);
         break;
       }
       let length;
@@ -177,7 +201,7 @@ function readOption(flow, name, ix, value) {
         throw unreadable(`option \`${name}\``, cause);
       }
       // The core refuses a length it cannot take before any entry is read.
-      problem = flow.set(ix, 4, typeof length === "number" ? length : NaN);
+      problem = flow.on(SET, ix, 4, typeof length === "number" ? length : NaN);
       // Too long: the message gives the length; another option: the array.
       if (problem) throw optionError(flow, name, problem, problem % 256 === 9 ? length : value);
       for (let i = 0; i < length; i++) {
@@ -187,7 +211,7 @@ function readOption(flow, name, ix, value) {
         } catch (cause) {
           throw unreadable(`option \`${name}\``, cause);
         }
-        problem = typeof item === "number" ? flow.set(ix, 5, item) : flow.set(ix, 6, 0);
+        problem = typeof item === "number" ? flow.on(SET, ix, 5, item) : flow.on(SET, ix, 6, 0);
         if (problem) throw optionError(flow, name, problem, item, true);
       }
       return;
@@ -210,7 +234,7 @@ export function create(flow, options) {
       throw unreadable("options", cause);
     }
     for (const name of names) {
-      const ix = flow.option(name);
+      const ix = flow.on(OPTION, 0, 0, 0, 0, name);
       if (ix < 0) throw optionError(flow, name, -ix);
       let value;
       try {
@@ -223,19 +247,39 @@ export function create(flow, options) {
       if (typeof value === "function") fetch = value;
     }
   }
-  const problem = flow.ready();
+  const problem = flow.on(READY);
   if (problem) throw optionError(flow, "name", problem);
   const ctl = { flow, fetch, listeners: new Set(), flight: null, forms: new Map(), restoredFrom: undefined };
-  if (flow.get(7)) {
+  if (flow.on(7)) {
     tabId();
     const saved = readJSON(session(), "submit-guard:" + flow.text(3));
     if (typeof saved?.key === "string" && typeof saved.tab === "string") {
-      flow.restore(saved.key, typeof saved.payload === "string" ? saved.payload : undefined);
+      flow.on(RESTORE, 0, 0, 0, 0, typeof saved.payload === "string" ? saved.key + "\n" + saved.payload : saved.key);
       ctl.restoredFrom = saved.tab;
     }
   }
   watchPageshow();
   return ctl;
+}
+
+// The class's methods (src/binding.rs numbers them the same way).
+const ACT = [
+  (ctl, input, init) => fetch(ctl, input, init),
+  (ctl, task) => run(ctl, task),
+  (ctl, reason) => abort(ctl, reason),
+  (ctl) => reset(ctl),
+  (ctl, listener) => subscribe(ctl, listener),
+  (ctl, form, options) => attach(ctl, form, options),
+  (ctl) => dispose(ctl),
+  (ctl) => read(ctl, 0),
+  (ctl) => read(ctl, 1),
+  (ctl) => read(ctl, 2),
+  (ctl) => read(ctl, 3),
+];
+
+/** Performs method `op` of the guard whose driver state is `ctl`. */
+export function act(ctl, op, a, b) {
+  return ACT[op](ctl, a, b);
 }
 
 /** Fills `bytes` with cryptographically random values (for keys). */
@@ -256,15 +300,15 @@ const pending = new Set();
 /** Runs `event` on the flow, then tells listeners and attached forms if anything they can see changed. */
 function change(ctl, event) {
   const flow = ctl.flow;
-  const before = flow.get(0);
+  const before = flow.on(0);
   const decision = event();
-  if (ctl.flight && flow.get(2) !== ctl.flight.id) ctl.flight = null;
-  if (flow.get(0) !== before) notify(ctl);
+  if (ctl.flight && flow.on(2) !== ctl.flight.id) ctl.flight = null;
+  if (flow.on(0) !== before) notify(ctl);
   return decision;
 }
 
 function notify(ctl) {
-  const busy = ctl.flow.get(1);
+  const busy = ctl.flow.on(1);
   if (busy) pending.add(ctl);
   else pending.delete(ctl);
   for (const form of ctl.forms.values()) form.sync(busy);
@@ -280,19 +324,19 @@ function notify(ctl) {
 }
 
 /** The guard's key (0), state (1), pending (2) or attempts (3). */
-export function read(ctl, what) {
+function read(ctl, what) {
   const flow = ctl.flow;
-  return what === 0 ? flow.text(0) : what === 1 ? flow.text(1) : what === 2 ? flow.get(1) === 1 : flow.get(8);
+  return what === 0 ? flow.text(0) : what === 1 ? flow.text(1) : what === 2 ? flow.on(1) === 1 : flow.on(8);
 }
 
-export function subscribe(ctl, listener) {
+function subscribe(ctl, listener) {
   if (typeof listener !== "function") throw new TypeError("SubmitGuard.subscribe: the listener must be a function");
   ctl.listeners.add(listener);
   return () => void ctl.listeners.delete(listener);
 }
 
 /** The class was freed or collected: listeners go; a submission in flight and attached forms stay. */
-export function dispose(ctl) {
+function dispose(ctl) {
   ctl.listeners.clear();
 }
 
@@ -301,16 +345,16 @@ function stop(flight, reason) {
   flight.stop.abort();
 }
 
-export function abort(ctl, reason) {
+function abort(ctl, reason) {
   const flight = ctl.flight;
-  const ended = change(ctl, () => ctl.flow.abortFlight());
+  const ended = change(ctl, () => ctl.flow.on(ABORT_FLIGHT));
   if (flight && ended === flight.id) stop(flight, reason);
 }
 
-export function reset(ctl) {
+function reset(ctl) {
   const flight = ctl.flight;
-  const ended = change(ctl, () => ctl.flow.resetAll());
-  if (ctl.flow.get(7)) forget(session(), "submit-guard:" + ctl.flow.text(3));
+  const ended = change(ctl, () => ctl.flow.on(RESET_ALL));
+  if (ctl.flow.on(7)) forget(session(), "submit-guard:" + ctl.flow.text(3));
   if (flight && ended === flight.id) stop(flight, undefined);
 }
 
@@ -457,11 +501,11 @@ function passthrough(ctl, input, init) {
   }
 }
 
-export function fetch(ctl, input, init) {
+function fetch(ctl, input, init) {
   let job;
   try {
     const method = methodOf(input, init);
-    if (!ctl.flow.carriesKey(method)) return passthrough(ctl, input, init);
+    if (!ctl.flow.on(CARRIES, 0, 0, 0, 0, method)) return passthrough(ctl, input, init);
     job = prepare(input, init);
   } catch (error) {
     // Anything wrong with the arguments fails here, before the lock is taken.
@@ -470,7 +514,7 @@ export function fetch(ctl, input, init) {
   return submit(ctl, 0, job);
 }
 
-export function run(ctl, task) {
+function run(ctl, task) {
   if (typeof task !== "function") return Promise.reject(new TypeError("SubmitGuard.run: the task must be a function"));
   return submit(ctl, 1, { task });
 }
@@ -483,22 +527,22 @@ function cloneResponse(response) {
 function submit(ctl, kind, job) {
   const flow = ctl.flow;
   if (job.signal?.aborted) {
-    change(ctl, () => flow.refuseAborted());
+    change(ctl, () => flow.on(REFUSE_ABORTED));
     const reason = job.signal.reason;
     return Promise.reject(failure(5, reason === undefined ? {} : { cause: reason }));
   }
-  const before = flow.get(0);
-  const decision = flow.begin(kind, job.task ? undefined : `${job.method}\n${job.url}\n${job.identity}`);
+  const before = flow.on(0);
+  const decision = flow.on(BEGIN, 0, kind, 0, 0, job.task ? undefined : `${job.method}\n${job.url}\n${job.identity}`);
   let flight;
   let settle;
   if (decision === START) {
-    flight = { id: flow.get(2), stop: new AbortController(), reason: undefined, attempts: 0, flags: 0 };
+    flight = { id: flow.on(2), stop: new AbortController(), reason: undefined, attempts: 0, flags: 0 };
     // Joinable before listeners hear of it: one of them may join.
     flight.result = new Promise((resolve, reject) => (settle = [resolve, reject]));
     ctl.flight = flight;
   }
   // Listeners hear "pending" once the flight can be joined.
-  if (flow.get(0) !== before) notify(ctl);
+  if (flow.on(0) !== before) notify(ctl);
   switch (decision) {
     case START: {
       life(ctl, flight, job).then(...settle);
@@ -511,7 +555,7 @@ function submit(ctl, kind, job) {
     case IGNORE:
       return null;
     default:
-      return Promise.reject(failure(flow.get(4)));
+      return Promise.reject(failure(flow.on(4)));
   }
 }
 
@@ -525,7 +569,7 @@ async function life(ctl, flight, job) {
   let outcome;
   try {
     job.signal?.addEventListener("abort", onAbort, { once: true });
-    if (flow.get(6)) {
+    if (flow.on(6)) {
       const entered = await enterTabs(ctl, flight);
       if (entered.shared) return settleShared(ctl, flight, entered.shared);
       holder = entered.holder ?? null;
@@ -540,8 +584,8 @@ async function life(ctl, flight, job) {
   } finally {
     job.signal?.removeEventListener("abort", onAbort);
     // Ends the flight if nothing above did (an unexpected error).
-    change(ctl, () => flow.fail(flight.id, 7));
-    if (flow.get(7) && flight.flags & CLEAR) forget(session(), "submit-guard:" + flow.text(3));
+    change(ctl, () => flow.on(FAIL, flight.id, 7));
+    if (flow.on(7) && flight.flags & CLEAR) forget(session(), "submit-guard:" + flow.text(3));
     if (holder) await holder.finish(flight.flags, outcome);
   }
 }
@@ -553,7 +597,7 @@ async function chooseKey(ctl, flight, job, holder) {
   const payload = job.full === undefined ? undefined : await until(signal, Promise.resolve(job.full));
   let mine;
   let tab;
-  if (flow.get(7)) {
+  if (flow.on(7)) {
     tab = await until(signal, tabId());
     if (ctl.restoredFrom !== undefined) {
       mine = ctl.restoredFrom === tab;
@@ -562,14 +606,13 @@ async function chooseKey(ctl, flight, job, holder) {
   }
   const record = holder?.record;
   const what = job.task ? undefined : `${job.method}\n${job.url}\n${payload}`;
-  const recorded = record && `${record.key}\n${record.payload ?? ""}`;
-  const wire = change(ctl, () => flow.keyFor(flight.id, what, mine === undefined ? -1 : +mine, recorded));
-  if (wire === undefined) throw STOPPED;
+  if (record) flow.on(RECORDED, 0, 0, 0, 0, `${record.key}\n${record.payload ?? ""}`);
+  if (!change(ctl, () => flow.on(KEY_FOR, flight.id, mine === undefined ? -1 : +mine, 0, 0, what))) throw STOPPED;
   holder?.started(flow.text(0), flow.text(4));
-  if (flow.get(7)) {
+  if (flow.on(7)) {
     writeJSON(session(), "submit-guard:" + flow.text(3), { key: flow.text(0), payload: flow.text(4) ?? null, tab });
   }
-  return wire;
+  return flow.text(5);
 }
 
 async function sendAll(ctl, flight, job, holder) {
@@ -628,13 +671,13 @@ async function attempts(ctl, flight, attempt) {
   const flow = ctl.flow;
   const stopped = flight.stop.signal;
   for (;;) {
-    const number = change(ctl, () => flow.send(flight.id));
+    const number = change(ctl, () => flow.on(SEND, flight.id));
     if (!number) throw STOPPED;
     flight.attempts = number;
     const controller = new AbortController();
     const onStop = () => controller.abort(flight.reason);
     stopped.addEventListener("abort", onStop, { once: true });
-    const timeoutMs = flow.get(5);
+    const timeoutMs = flow.on(5);
     let timer;
     const timedOut = new Promise((resolve) => {
       if (timeoutMs > 0) {
@@ -652,21 +695,21 @@ async function attempts(ctl, flight, attempt) {
       stopped.removeEventListener("abort", onStop);
     }
     const decision = change(ctl, () =>
-      flow.settle(flight.id, ended.kind, ended.status ?? 0, ended.retryAfter, Date.now(), Math.random()),
+      flow.on(SETTLE, flight.id, ended.kind + 8 * (ended.status ?? 0), Date.now(), Math.random(), ended.retryAfter),
     );
     flight.flags = decision & (CLEAR | BROADCAST);
     switch (decision & 15) {
       case WAIT:
         // A response that will not be used: let it go instead of buffering it.
         ended.value?.body?.cancel?.().catch?.(() => {});
-        await until(stopped, sleep(flow.get(3)));
+        await until(stopped, sleep(flow.on(3)));
         continue;
       case RESOLVE:
         return ended.value;
       case THROW:
         throw ended.value;
       default: {
-        const number = flow.get(4);
+        const number = flow.on(4);
         if (number === 5) throw STOPPED;
         const detail = { attempts: flight.attempts };
         if (number === 6) {
@@ -725,7 +768,7 @@ async function enterTabs(ctl, flight) {
   try {
     let lock = await lockUntil(signal, requestLock(locks, name, { ifAvailable: true }));
     if (lock) return { holder: new Holder(ctl.flow.text(3), channel, lock) };
-    if ((change(ctl, () => ctl.flow.otherTab(flight.id)) & 15) !== WAIT) throw failure(ctl.flow.get(4));
+    if ((change(ctl, () => ctl.flow.on(OTHER_TAB, flight.id)) & 15) !== WAIT) throw failure(ctl.flow.on(4));
     // Queue for the lock and listen: the holder's result usually comes first.
     const granted = requestLock(locks, name, { signal: queue.signal });
     granted.catch(() => {});
@@ -846,14 +889,14 @@ function settleShared(ctl, flight, done) {
     kind = 5;
     value = failure(8);
   }
-  const decision = change(ctl, () => ctl.flow.conclude(flight.id, kind, status));
+  const decision = change(ctl, () => ctl.flow.on(CONCLUDE, flight.id, kind, status));
   switch (decision & 15) {
     case RESOLVE:
       return value;
     case THROW:
       throw value;
     default: {
-      const number = ctl.flow.get(4);
+      const number = ctl.flow.on(4);
       throw failure(number, number === 6 ? { status, response: value } : {});
     }
   }
@@ -984,7 +1027,7 @@ function dispatch(form, type, detail) {
   form.dispatchEvent(new CustomEvent(type, { bubbles: true, detail }));
 }
 
-export function attach(ctl, form, options) {
+function attach(ctl, form, options) {
   if (typeof HTMLFormElement !== "function" || !(form instanceof HTMLFormElement)) {
     throw new TypeError("SubmitGuard.attach: the first argument must be a <form> element");
   }
@@ -1044,7 +1087,7 @@ export function attach(ctl, form, options) {
     let sent;
     try {
       const [url, init] = formRequest(form, submitter, method, over("formaction", "formAction") ?? form.action, over("formenctype", "formEnctype") ?? form.enctype, headers);
-      sent = ctl.flow.carriesKey(init.method) ? submit(ctl, 2, prepare(url, init)) : passthrough(ctl, url, init);
+      sent = ctl.flow.on(CARRIES, 0, 0, 0, 0, init.method) ? submit(ctl, 2, prepare(url, init)) : passthrough(ctl, url, init);
     } catch (error) {
       sent = Promise.reject(error);
     }
@@ -1058,7 +1101,7 @@ export function attach(ctl, form, options) {
   form.addEventListener("submit", onSubmit);
   owners.set(form, ctl);
   ctl.forms.set(form, attachment);
-  attachment.sync(ctl.flow.get(1));
+  attachment.sync(ctl.flow.on(1));
   return attachment.detach;
 }
 

@@ -13,14 +13,16 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, JsString, Object, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::RequestInit;
 
 use crate::core::key::{self, Fingerprint, KeyLife};
-use crate::core::options::{self, OPTIONS, Options, Reader};
+use crate::core::options::{self, OPTIONS, Options, Problem, Reader};
 use crate::core::retry::RetryAfter;
-use crate::core::state::{Begin, Failure, FlightId, Kind, Machine, Outcome, Settle, State, Step};
+use crate::core::state::{
+    Begin, Failure, FlightId, Kind, Machine, OnDuplicate, Outcome, Settle, State, Step,
+};
 
 #[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {
@@ -28,17 +30,13 @@ extern "C" {
     /// returns it; throws the `TypeError` or `RangeError` for bad options.
     #[wasm_bindgen(catch)]
     fn create(flow: Flow, options: &JsValue) -> Result<JsValue, JsValue>;
-    fn fetch(driver: &JsValue, input: JsValue, init: JsValue) -> Promise;
-    fn run(driver: &JsValue, task: JsValue) -> Promise;
-    fn abort(driver: &JsValue, reason: JsValue);
-    fn reset(driver: &JsValue);
+    /// Performs method `op` of the class (the `ACT` table) with up to two
+    /// arguments; throws what the method throws.
     #[wasm_bindgen(catch)]
-    fn subscribe(driver: &JsValue, listener: JsValue) -> Result<Function, JsValue>;
-    #[wasm_bindgen(catch)]
-    fn attach(driver: &JsValue, form: JsValue, options: JsValue) -> Result<Function, JsValue>;
-    fn dispose(driver: &JsValue);
-    /// The guard's `key` (0), `state` (1), `pending` (2) or `attempts` (3).
-    fn read(driver: &JsValue, what: u32) -> JsValue;
+    fn act(driver: &JsValue, op: u32, a: JsValue, b: JsValue) -> Result<JsValue, JsValue>;
+    /// `act` for the methods that throw nothing.
+    #[wasm_bindgen(js_name = act)]
+    fn call(driver: &JsValue, op: u32, a: JsValue, b: JsValue) -> JsValue;
     /// Fills `bytes` from `crypto.getRandomValues`.
     fn random(bytes: &mut [u8]);
 }
@@ -87,6 +85,8 @@ impl SubmitGuard {
             wait_ms: 0,
             failure: None,
             sent_with: None,
+            recorded: None,
+            wire: String::new(),
         };
         let driver = create(flow, &options)?;
         Ok(Self { driver })
@@ -94,26 +94,26 @@ impl SubmitGuard {
 
     /// The current idempotency key: a UUID v4, 36 characters.
     #[wasm_bindgen(getter)]
-    pub fn key(&self) -> String {
-        read(&self.driver, 0).as_string().unwrap_or_default()
+    pub fn key(&self) -> JsString {
+        self.call(KEY, JsValue::UNDEFINED).unchecked_into()
     }
 
     /// `"idle"`, `"pending"`, `"succeeded"` or `"failed"`.
     #[wasm_bindgen(getter, unchecked_return_type = "SubmitGuardState")]
-    pub fn state(&self) -> String {
-        read(&self.driver, 1).as_string().unwrap_or_default()
+    pub fn state(&self) -> JsString {
+        self.call(STATE, JsValue::UNDEFINED).unchecked_into()
     }
 
     /// Whether a submission is in flight.
-    #[wasm_bindgen(getter)]
-    pub fn pending(&self) -> bool {
-        read(&self.driver, 2).is_truthy()
+    #[wasm_bindgen(getter, unchecked_return_type = "boolean")]
+    pub fn pending(&self) -> JsValue {
+        self.call(PENDING, JsValue::UNDEFINED)
     }
 
     /// Attempts made by the current or last submission.
-    #[wasm_bindgen(getter)]
-    pub fn attempts(&self) -> u32 {
-        read(&self.driver, 3).as_f64().unwrap_or_default() as u32
+    #[wasm_bindgen(getter, unchecked_return_type = "number")]
+    pub fn attempts(&self) -> JsValue {
+        self.call(ATTEMPTS, JsValue::UNDEFINED)
     }
 
     /// Sends a request like `fetch`, guarded. POST, PUT, PATCH and DELETE carry
@@ -126,17 +126,13 @@ impl SubmitGuard {
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: Option<RequestInit>,
     ) -> Promise {
-        fetch(
-            &self.driver,
-            input,
-            init.map_or(JsValue::UNDEFINED, Into::into),
-        )
+        call(&self.driver, FETCH, input, init.into()).unchecked_into()
     }
 
     /// Runs a task as one guarded submission (typed in `types.d.ts`).
     #[wasm_bindgen(skip_typescript)]
     pub fn run(&self, task: JsValue) -> Promise {
-        run(&self.driver, task)
+        self.call(RUN, task).unchecked_into()
     }
 
     /// Cancels the submission in flight: it rejects with `ABORTED`, its
@@ -145,13 +141,13 @@ impl SubmitGuard {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "unknown")] reason: JsValue,
     ) {
-        abort(&self.driver, reason);
+        self.call(ABORT, reason);
     }
 
     /// Aborts any submission in flight, replaces the key and returns to
     /// `"idle"`.
     pub fn reset(&self) {
-        reset(&self.driver);
+        self.call(RESET, JsValue::UNDEFINED);
     }
 
     /// Calls `listener` on every change of `state`, `key` or `attempts`;
@@ -162,7 +158,7 @@ impl SubmitGuard {
         &self,
         #[wasm_bindgen(unchecked_param_type = "() => void")] listener: JsValue,
     ) -> Result<Function, JsValue> {
-        subscribe(&self.driver, listener)
+        act(&self.driver, SUBSCRIBE, listener, JsValue::UNDEFINED).map(JsCast::unchecked_into)
     }
 
     /// Guards a plain HTML form: its submit (click or Enter) goes through
@@ -177,7 +173,27 @@ impl SubmitGuard {
         #[wasm_bindgen(unchecked_optional_param_type = "SubmitGuardAttachOptions")]
         options: JsValue,
     ) -> Result<Function, JsValue> {
-        attach(&self.driver, form, options)
+        act(&self.driver, ATTACH, form, options).map(JsCast::unchecked_into)
+    }
+}
+
+// The class's methods, as the driver's `act` numbers them.
+const FETCH: u32 = 0;
+const RUN: u32 = 1;
+const ABORT: u32 = 2;
+const RESET: u32 = 3;
+const SUBSCRIBE: u32 = 4;
+const ATTACH: u32 = 5;
+const DISPOSE: u32 = 6;
+const KEY: u32 = 7;
+const STATE: u32 = 8;
+const PENDING: u32 = 9;
+const ATTEMPTS: u32 = 10;
+
+impl SubmitGuard {
+    /// Method `op` of the driver with one argument.
+    fn call(&self, op: u32, a: JsValue) -> JsValue {
+        call(&self.driver, op, a, JsValue::UNDEFINED)
     }
 }
 
@@ -186,7 +202,7 @@ impl Drop for SubmitGuard {
     /// listeners are dropped. A submission in flight still settles and an
     /// attached form stays guarded until detached: the driver holds them.
     fn drop(&mut self) {
-        dispose(&self.driver);
+        self.call(DISPOSE, JsValue::UNDEFINED);
     }
 }
 
@@ -204,6 +220,10 @@ pub struct Flow {
     failure: Option<Failure>,
     /// The fingerprint the key is being sent with.
     sent_with: Option<Fingerprint>,
+    /// The key another tab recorded for the form, for the next `KEY_FOR`.
+    recorded: Option<String>,
+    /// The header value of the last `KEY_FOR`.
+    wire: String,
 }
 
 // Decisions, as the driver reads them (`js/driver.js` has the same table).
@@ -234,13 +254,11 @@ fn failure_number(failure: Failure) -> u32 {
 }
 
 /// How an attempt ended, as the driver reports it.
-fn outcome(kind: u32, status: u16, retry_after: Option<String>, now_ms: u64) -> Outcome {
+fn outcome(kind: u32, status: u16, retry_after: Option<&str>, now_ms: u64) -> Outcome {
     match kind {
         1 => Outcome::Response {
             status,
-            retry_after: retry_after
-                .as_deref()
-                .and_then(|value| RetryAfter::parse(value, now_ms)),
+            retry_after: retry_after.and_then(|value| RetryAfter::parse(value, now_ms)),
         },
         2 => Outcome::Network,
         3 => Outcome::Timeout,
@@ -252,90 +270,128 @@ fn outcome(kind: u32, status: u16, retry_after: Option<String>, now_ms: u64) -> 
 /// What a submission sends, as the driver joins it: method, URL and
 /// payload, separated by newlines (which neither a method nor a parsed URL
 /// holds). `None` for a `run` task.
-fn identity(what: Option<String>) -> Option<Fingerprint> {
-    let what = what?;
-    let (method, rest) = what.split_once('\n')?;
-    let (url, payload) = rest.split_once('\n')?;
+fn identity(what: Option<&str>) -> Option<Fingerprint> {
+    let (method, rest) = line(what?)?;
+    let (url, payload) = line(rest)?;
     Some(key::fingerprint(method, url, payload))
 }
 
-fn flight(id: f64) -> FlightId {
-    FlightId::from_number(id as u64)
+/// `text` split at its first newline.
+fn line(text: &str) -> Option<(&str, &str)> {
+    let (head, tail) = text.split_at_checked(text.bytes().position(|b| b == b'\n')?)?;
+    Some((head, tail.get(1..)?))
 }
+
+// The driver's events and questions (`js/driver.js` has the same table).
+// Below 16: a number the driver needs (see `Flow::number`).
+const OPTION: u32 = 16;
+const SET: u32 = 17;
+const READY: u32 = 18;
+const RESTORE: u32 = 19;
+const CARRIES: u32 = 20;
+const BEGIN: u32 = 21;
+const REFUSE_ABORTED: u32 = 22;
+const RECORDED: u32 = 23;
+const KEY_FOR: u32 = 24;
+const SEND: u32 = 25;
+const SETTLE: u32 = 26;
+const CONCLUDE: u32 = 27;
+const OTHER_TAB: u32 = 28;
+const FAIL: u32 = 29;
+const ABORT_FLIGHT: u32 = 30;
+const RESET_ALL: u32 = 31;
 
 #[wasm_bindgen]
 impl Flow {
-    /// The index of option `name`, or minus the problem's code.
-    pub fn option(&self, name: &str) -> f64 {
-        match options::index(name) {
-            Ok(ix) => ix as f64,
-            Err(problem) => -(problem.code() as f64),
-        }
-    }
-
-    /// The name of option `ix`, for messages.
-    #[wasm_bindgen(js_name = optionName)]
-    pub fn option_name(&self, ix: usize) -> Option<String> {
-        OPTIONS.get(ix).map(|(name, _)| (*name).to_owned())
-    }
-
-    /// Option `ix` given a value of type `ty`: 0 a string (`text`), 1 a
-    /// boolean (`number` 0 or 1), 2 a number, 3 a function, 4 an array of
-    /// `number` entries, 5 its next entry, a number, 6 its next entry, not a
-    /// number, 7 anything else. Answers 0, or the problem's code.
-    pub fn set(&mut self, ix: usize, ty: u32, number: f64, text: Option<String>) -> f64 {
-        let Some(reader) = self.reader.as_mut() else {
-            return 0.0;
-        };
-        let read = match ty {
-            0 => reader.text(ix, text.as_deref().unwrap_or_default()),
-            1 => reader.flag(ix, number != 0.0),
-            2 => reader.number(ix, number),
-            3 => reader.function(ix),
-            4 => reader.list(ix, number),
-            5 => reader.item(ix, Some(number)),
-            6 => reader.item(ix, None),
-            _ => Err(reader.other(ix)),
-        };
-        read.map_or_else(|problem| problem.code() as f64, |()| 0.0)
-    }
-
-    /// Every option is read: 0, or the code of a problem with `name`.
-    pub fn ready(&mut self) -> f64 {
-        let Some(reader) = self.reader.take() else {
-            return 0.0;
-        };
-        match reader.finish() {
-            Ok(options) => {
-                self.machine = Machine::new(options.settings.clone(), new_key());
-                self.options = options;
-                0.0
+    /// One event or question from the driver, answered with the core's
+    /// decision as a number. `id` is the flight it is about, `a`, `b` and
+    /// `c` its numbers and `text` its string, as the `Flow` methods below
+    /// describe for each event.
+    pub fn on(&mut self, event: u32, id: f64, a: f64, b: f64, c: f64, text: Option<String>) -> f64 {
+        let text = text.as_deref();
+        let flight = FlightId::from_number(id as u64);
+        let decision = match event {
+            OPTION => return self.option(text.unwrap_or_default()),
+            SET => return self.set(id as usize, a as u32, b, text) as f64,
+            READY => return self.ready() as f64,
+            RESTORE => {
+                self.restore(text.unwrap_or_default());
+                0
             }
-            Err((_, problem)) => problem.code() as f64,
+            CARRIES => u32::from(key::carries_key(text.unwrap_or_default())),
+            BEGIN => self.begin(a as u32, text),
+            REFUSE_ABORTED => {
+                self.machine.refuse_aborted();
+                0
+            }
+            RECORDED => {
+                self.recorded = text.map(ToOwned::to_owned);
+                0
+            }
+            KEY_FOR => self.key_for(flight, a, text),
+            SEND => self.machine.send(flight).unwrap_or(0),
+            SETTLE => self.settle(flight, a, b, c, text),
+            CONCLUDE => {
+                let outcome = outcome(a as u32, b as u16, None, 0);
+                let settle = self.machine.conclude(flight, outcome, new_key);
+                self.done(settle) & !BROADCAST
+            }
+            OTHER_TAB => self.other_tab(flight),
+            FAIL => self.fail(flight, a as u32),
+            ABORT_FLIGHT => return flight_number(self.machine.abort()),
+            RESET_ALL => {
+                let fresh = new_key();
+                return flight_number(self.machine.reset(fresh));
+            }
+            _ => return self.number(event),
+        };
+        f64::from(decision)
+    }
+
+    /// A string the driver needs: the key (0), the state (1), the header
+    /// name (2), the form's name (3), the fingerprint being sent, as hex (4),
+    /// the header value of the last `KEY_FOR` (5); from 16, the name of
+    /// option `what - 16`, for messages.
+    #[wasm_bindgen(unchecked_return_type = "string | undefined")]
+    pub fn text(&self, what: u32) -> JsValue {
+        let text = match what {
+            0 => self.machine.key(),
+            1 => self.machine.state().as_str(),
+            2 => &self.options.header_name,
+            3 => self.options.name.as_deref().unwrap_or_default(),
+            4 => match self.sent_with {
+                Some(fingerprint) => return fingerprint.to_hex().as_str().into(),
+                None => "",
+            },
+            5 => &self.wire,
+            _ => OPTIONS
+                .get(what.wrapping_sub(16) as usize)
+                .map_or("", |(name, _)| name),
+        };
+        if text.is_empty() {
+            JsValue::UNDEFINED
+        } else {
+            text.into()
         }
     }
+}
 
-    /// Continues with `key`, restored from storage (`persist`) with the
-    /// fingerprint it was sent with.
-    pub fn restore(&mut self, key: String, sent_with: Option<String>) {
-        let fingerprint = sent_with.as_deref().and_then(Fingerprint::from_hex);
-        self.machine = Machine::with_key(
-            self.options.settings.clone(),
-            KeyLife::restored(key, fingerprint),
-        );
-    }
+fn flight_number(flight: Option<FlightId>) -> f64 {
+    flight.map_or(0.0, |id| id.number() as f64)
+}
 
+impl Flow {
     /// A number the driver needs: the version that grows on every visible
     /// change (0), pending (1), the flight in progress (2, 0 for none), the
     /// last wait in ms (3), the last failure's number (4), the timeout (5),
     /// `crossTab` (6), `persist` (7), attempts (8).
-    pub fn get(&self, what: u32) -> f64 {
+    fn number(&self, what: u32) -> f64 {
         let m = &self.machine;
         let o = &self.options;
         match what {
             0 => m.version() as f64,
             1 => f64::from(u8::from(m.pending())),
-            2 => m.flight().map_or(0.0, |(id, _)| id.number() as f64),
+            2 => flight_number(m.flight().map(|(id, _)| id)),
             3 => self.wait_ms as f64,
             4 => f64::from(self.failure.map_or(0, failure_number)),
             5 => f64::from(o.timeout_ms),
@@ -345,27 +401,71 @@ impl Flow {
         }
     }
 
-    /// A string the driver needs: the key (0), the state (1), the header
-    /// name (2), the form's name (3), the fingerprint being sent, as hex (4).
-    pub fn text(&self, what: u32) -> Option<String> {
-        match what {
-            0 => Some(self.machine.key().to_owned()),
-            1 => Some(self.machine.state().as_str().to_owned()),
-            2 => Some(self.options.header_name.clone()),
-            3 => self.options.name.clone(),
-            _ => self.sent_with.map(Fingerprint::to_hex),
+    /// `OPTION`: the index of option `name`, or minus the problem's code.
+    fn option(&self, name: &str) -> f64 {
+        match options::index(name) {
+            Ok(ix) => ix as f64,
+            Err(problem) => -(problem.code() as f64),
         }
     }
 
-    /// Whether `method` carries the key (all but the safe methods).
-    #[wasm_bindgen(js_name = carriesKey)]
-    pub fn carries_key(&self, method: &str) -> bool {
-        key::carries_key(method)
+    /// `SET`: option `ix` given a value of type `ty`: 0 a string (`text`),
+    /// 1 a boolean (`number` 0 or 1), 2 a number, 3 a function, 4 an array
+    /// of `number` entries, 5 its next entry, a number, 6 its next entry, not
+    /// a number, 7 anything else. Answers 0, or the problem's code.
+    fn set(&mut self, ix: usize, ty: u32, number: f64, text: Option<&str>) -> u64 {
+        let Some(reader) = self.reader.as_mut() else {
+            return 0;
+        };
+        let read = match ty {
+            0 => reader.text(ix, text.unwrap_or_default()),
+            1 => reader.flag(ix, number != 0.0),
+            2 => reader.number(ix, number),
+            3 => reader.function(ix),
+            4 => reader.list(ix, number),
+            5 => reader.item(ix, Some(number)),
+            6 => reader.item(ix, None),
+            _ => Err(reader.other(ix)),
+        };
+        read.map_or_else(Problem::code, |()| 0)
     }
 
-    /// A call wants to submit: `kind` 0 is `fetch`, 1 `run`, 2 an attached
-    /// form; `what` says what: method, URL and payload joined by newlines.
-    pub fn begin(&mut self, kind: u32, what: Option<String>) -> u32 {
+    /// `READY`: every option is read: 0, or the code of a problem with `name`.
+    fn ready(&mut self) -> u64 {
+        let Some(reader) = self.reader.take() else {
+            return 0;
+        };
+        match reader.finish() {
+            Ok(options) => {
+                self.machine = Machine::new(options.settings.clone(), new_key());
+                self.options = options;
+                0
+            }
+            Err((_, problem)) => problem.code(),
+        }
+    }
+
+    /// `RESTORE`: continues with the key restored from storage (`persist`),
+    /// given as the key, then a newline and the fingerprint it was sent with
+    /// when there is one.
+    fn restore(&mut self, saved: &str) {
+        let (key, sent_with) = line(saved).map_or((saved, None), |(key, hex)| {
+            (key, Fingerprint::from_hex(hex))
+        });
+        if key.is_empty() {
+            // Nothing to continue with: the fresh key stays.
+            return;
+        }
+        self.machine = Machine::with_key(
+            self.options.settings.clone(),
+            KeyLife::restored(key.to_owned(), sent_with),
+        );
+    }
+
+    /// `BEGIN`: a call wants to submit: `kind` 0 is `fetch`, 1 `run`, 2 an
+    /// attached form; `what` says what: method, URL and payload joined by
+    /// newlines.
+    fn begin(&mut self, kind: u32, what: Option<&str>) -> u32 {
         let identity = identity(what);
         let begin = match kind {
             1 => self.machine.submit(Kind::Run, None),
@@ -383,43 +483,27 @@ impl Flow {
         }
     }
 
-    /// A call came with an already aborted signal: it is refused.
-    #[wasm_bindgen(js_name = refuseAborted)]
-    pub fn refuse_aborted(&mut self) {
-        self.machine.refuse_aborted();
-    }
-
-    /// The key flight `id` sends with, as the header value (`None`: the
-    /// flight has ended). `what` is what it sends (absent for a `run` task);
-    /// `mine` (1 or 0; -1 when unknown) says, with `persist`, whether this
-    /// tab wrote the restored key; `recorded` is the key another tab
-    /// recorded for the form and the fingerprint it was sent with, joined by
-    /// a newline (`crossTab`).
-    #[wasm_bindgen(js_name = keyFor)]
-    pub fn key_for(
-        &mut self,
-        id: f64,
-        what: Option<String>,
-        mine: f64,
-        recorded: Option<String>,
-    ) -> Option<String> {
-        let id = flight(id);
+    /// `KEY_FOR`: the key `flight` sends with; answers 1 with the header
+    /// value in `text(5)`, or 0 when the flight has ended. `what` is what it
+    /// sends (absent for a `run` task); `mine` (1 or 0; -1 when unknown)
+    /// says, with `persist`, whether this tab wrote the restored key. A key
+    /// another tab recorded for the form (`RECORDED`: the key and the
+    /// fingerprint it was sent with, joined by a newline) is used up here.
+    fn key_for(&mut self, id: FlightId, mine: f64, what: Option<&str>) -> u32 {
         let payload = identity(what);
         let m = &mut self.machine;
         if mine >= 0.0 {
             m.restored_owner(id, mine > 0.0, new_key);
         }
-        if let Some((key, with)) = recorded.as_deref().and_then(|r| r.split_once('\n')) {
+        if let Some((key, with)) = self.recorded.take().as_deref().and_then(line) {
             m.adopt_recorded(id, key.to_owned(), Fingerprint::from_hex(with), payload);
         }
-        let key = m.key_for(id, payload, new_key)?;
+        let Some(key) = m.key_for(id, payload, new_key) else {
+            return 0;
+        };
         self.sent_with = payload;
-        Some(key::wire_key(&key, self.options.quote_key))
-    }
-
-    /// Flight `id` is about to send an attempt: its number, or 0 to stop.
-    pub fn send(&mut self, id: f64) -> u32 {
-        self.machine.send(flight(id)).unwrap_or(0)
+        self.wire = key::wire_key(&key, self.options.quote_key);
+        1
     }
 
     fn done(&mut self, settle: Settle) -> u32 {
@@ -444,24 +528,22 @@ impl Flow {
         decision | clear
     }
 
-    /// An attempt of flight `id` ended: `outcome` 1 a response with
-    /// `status` (and `retry_after`, the header), 2 a network error, 3 a
-    /// timeout, 4 a task's value, 5 a task's error.
-    pub fn settle(
+    /// `SETTLE`: an attempt of the flight ended: `how` is the outcome (1 a
+    /// response, 2 a network error, 3 a timeout, 4 a task's value, 5 a
+    /// task's error) plus 8 × the response's status; `retry_after` is its
+    /// header; `now_ms` the time, `jitter` a random number in [0, 1).
+    fn settle(
         &mut self,
-        id: f64,
-        outcome_kind: u32,
-        status: u16,
-        retry_after: Option<String>,
+        id: FlightId,
+        how: f64,
         now_ms: f64,
         jitter: f64,
+        retry_after: Option<&str>,
     ) -> u32 {
+        let how = how as u32;
         let now = now_ms.max(0.0) as u64;
-        let outcome = outcome(outcome_kind, status, retry_after, now);
-        match self
-            .machine
-            .settle(flight(id), outcome, now, jitter, new_key)
-        {
+        let outcome = outcome(how % 8, (how / 8) as u16, retry_after, now);
+        match self.machine.settle(id, outcome, now, jitter, new_key) {
             Step::Wait { ms } => {
                 self.wait_ms = ms;
                 WAIT
@@ -470,51 +552,28 @@ impl Flow {
         }
     }
 
-    /// Flight `id` ends with the outcome another tab reached (`crossTab`).
-    pub fn conclude(&mut self, id: f64, outcome_kind: u32, status: u16) -> u32 {
-        let outcome = outcome(outcome_kind, status, None, 0);
-        let settle = self.machine.conclude(flight(id), outcome, new_key);
-        self.done(settle) & !BROADCAST
-    }
-
-    /// Another tab is submitting the form (`crossTab`): flight `id` waits
-    /// for its result (`WAIT`), or is refused with `CROSS_TAB` (`REJECT`).
-    #[wasm_bindgen(js_name = otherTab)]
-    pub fn other_tab(&mut self, id: f64) -> u32 {
-        if self.options.settings.on_duplicate == crate::core::state::OnDuplicate::Share {
+    /// `OTHER_TAB`: another tab is submitting the form (`crossTab`): the
+    /// flight waits for its result (`WAIT`), or is refused with `CROSS_TAB`
+    /// (`REJECT`).
+    fn other_tab(&mut self, id: FlightId) -> u32 {
+        if self.options.settings.on_duplicate == OnDuplicate::Share {
             return WAIT;
         }
         self.fail(id, failure_number(Failure::CrossTab))
     }
 
-    /// Flight `id` failed outside an attempt with failure number `failure`
-    /// (7: unexpected, e.g. `fetch` resolved with something else; 5:
-    /// aborted; 8: another tab holds the form).
-    pub fn fail(&mut self, id: f64, failure: u32) -> u32 {
+    /// `FAIL`: the flight failed outside an attempt with failure number
+    /// `failure` (7: unexpected, e.g. `fetch` resolved with something else;
+    /// 5: aborted; 8: another tab holds the form).
+    fn fail(&mut self, id: FlightId, failure: u32) -> u32 {
         let failure = match failure {
             5 => Failure::Aborted,
             8 => Failure::CrossTab,
             _ => Failure::Thrown,
         };
-        match self.machine.fail(flight(id), failure) {
+        match self.machine.fail(id, failure) {
             Step::Done(settle) => self.done(settle) & !BROADCAST,
             Step::Wait { .. } => REJECT,
         }
-    }
-
-    /// Aborts the flight in progress; returns it (0: none).
-    #[wasm_bindgen(js_name = abortFlight)]
-    pub fn abort_flight(&mut self) -> f64 {
-        self.machine.abort().map_or(0.0, |id| id.number() as f64)
-    }
-
-    /// Resets: aborts the flight in progress (returned; 0: none) and
-    /// replaces the key.
-    #[wasm_bindgen(js_name = resetAll)]
-    pub fn reset_all(&mut self) -> f64 {
-        let fresh = new_key();
-        self.machine
-            .reset(fresh)
-            .map_or(0.0, |id| id.number() as f64)
     }
 }

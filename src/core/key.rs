@@ -51,12 +51,16 @@ pub fn wire_key(key: &str, quote: bool) -> String {
     }
     let mut quoted = String::with_capacity(key.len() + 2);
     quoted.push('"');
-    for c in key.chars() {
-        if c == '"' || c == '\\' {
+    // `"` and `\` are ASCII, so every split here is at a character boundary.
+    let mut start = 0;
+    for (at, byte) in key.bytes().enumerate() {
+        if byte == b'"' || byte == b'\\' {
+            quoted.push_str(key.get(start..at).unwrap_or_default());
             quoted.push('\\');
+            start = at;
         }
-        quoted.push(c);
     }
+    quoted.push_str(key.get(start..).unwrap_or_default());
     quoted.push('"');
     quoted
 }
@@ -89,7 +93,11 @@ impl Fingerprint {
         if text.len() != 16 {
             return None;
         }
-        u64::from_str_radix(text, 16).ok().map(Self)
+        text.bytes()
+            .try_fold(0u64, |n, b| {
+                Some(n << 4 | u64::from((b as char).to_digit(16)?))
+            })
+            .map(Self)
     }
 }
 

@@ -97,13 +97,22 @@ impl RetryAfter {
     /// Unix epoch, which places an RFC 850 date's two-digit year); `None` if
     /// it is neither form.
     pub fn parse(value: &str, now_ms: u64) -> Option<Self> {
-        let value = value.trim();
-        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Optional whitespace (RFC 9110 §5.6.3) around the value.
+        let mut value = value.as_bytes();
+        while let [b' ' | b'\t', rest @ ..] = value {
+            value = rest;
+        }
+        while let [rest @ .., b' ' | b'\t'] = value {
+            value = rest;
+        }
+        if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
             // Too many digits to fit is simply "very long": stop retrying.
-            let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+            let seconds = value.iter().fold(0u64, |n, d| {
+                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+            });
             return Some(Self::Delay(seconds.saturating_mul(1000)));
         }
-        http_date_seconds(value, now_ms).map(|s| Self::At(s.saturating_mul(1000)))
+        http_date(value, now_ms).map(|s| Self::At(s.saturating_mul(1000)))
     }
 
     /// How long to wait from `now_ms` (milliseconds since the Unix epoch).
@@ -124,14 +133,17 @@ impl RetryAfter {
 /// one with those digits nearest `now_ms` and at most 50 years ahead of it
 /// (RFC 9110 §5.6.7), as the server reads it.
 pub fn http_date_seconds(value: &str, now_ms: u64) -> Option<u64> {
+    http_date(value.as_bytes(), now_ms)
+}
+
+/// [`http_date_seconds`] on bytes: every field is ASCII, so nothing is
+/// decoded as UTF-8.
+fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
     const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
-    let month_of = |t: &str| {
-        MONTHS
-            .chunks(3)
-            .position(|m| m == t.as_bytes())
-            .map(|i| i as u32 + 1)
-    };
-    let mut t = value.split([' ', ',', '-', ':']).filter(|t| !t.is_empty());
+    let month_of = |t: &[u8]| MONTHS.chunks(3).position(|m| m == t).map(|i| i as u32 + 1);
+    let mut t = value
+        .split(|b| matches!(b, b' ' | b',' | b'-' | b':'))
+        .filter(|t| !t.is_empty());
     t.next()?; // the day name
     let first = t.next()?;
     let (year, month, day, h, m, s);
@@ -157,7 +169,7 @@ pub fn http_date_seconds(value: &str, now_ms: u64) -> Option<u64> {
             _ => return None,
         };
         (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
-        if t.next()? != "GMT" {
+        if t.next()? != b"GMT" {
             return None;
         }
     }
@@ -177,9 +189,9 @@ pub fn http_date_seconds(value: &str, now_ms: u64) -> Option<u64> {
 }
 
 /// One to four decimal digits.
-fn number(text: &str) -> Option<u32> {
-    (!text.is_empty() && text.len() <= 4 && text.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| text.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
+fn number(text: &[u8]) -> Option<u32> {
+    (!text.is_empty() && text.len() <= 4 && text.iter().all(u8::is_ascii_digit))
+        .then(|| text.iter().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
 }
 
 /// Days from 1970-01-01 to the given date (negative before it), after
