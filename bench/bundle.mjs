@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "vite";
+import { decode } from "../scripts/embed.mjs";
 import { summarize } from "./stats.mjs";
 import { BENCH, ROOT } from "./procs.mjs";
 
@@ -155,8 +156,7 @@ export async function bundleSizes() {
     );
     const files = shippedFiles();
     const module = readFileSync(files[0], "utf8");
-    const wasm = Buffer.from(module.match(/const WASM = "([^"]*)"/)?.[1] ?? "", "base64");
-    if (!wasm.length) throw new Error("P1: no embedded wasm in pkg/submit_guard.js");
+    const wasm = decode(module);
     const version = (name) => JSON.parse(readFileSync(join(packageDir(name), "package.json"), "utf8")).version;
     return {
       apps,

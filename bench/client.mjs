@@ -1,8 +1,11 @@
 // P2 (client overhead per submit), P3 (dedupe storm) and P5 (start-up) in
 // headless Chromium: the bench page is served over http by the release
 // reference server (`--static`), with the package (pkg/) and ky beside it.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { block } from "../scripts/embed.mjs";
 import { mapValues, summarize } from "./stats.mjs";
-import { benchPages, launch, openBench, openIsolated, say, startServer } from "./procs.mjs";
+import { ROOT, benchPages, launch, openBench, openIsolated, say, startServer } from "./procs.mjs";
 
 const per = (perRun, pick) => Object.fromEntries(Object.entries(perRun).map(([name, runs]) => [name, runs.map(pick)]));
 
@@ -56,8 +59,8 @@ export async function clientBenchmarks(config) {
  *   embedded wasm that the first constructor does;
  * - `import` and `firstGuard`, its two parts; `secondGuard`, a constructor
  *   once the module is instantiated (what every later guard costs);
- * - `decode` and `compile`, in another fresh context: the embedded base64
- *   read out of the module's text and decoded as the package does, then
+ * - `decode` and `compile`, in another fresh context: the embedded wasm
+ *   decoded as the package does (scripts/embed.mjs), then
  *   `new WebAssembly.Module(bytes)` alone (the synchronous compile inside
  *   `firstGuard`);
  * - `kyImport`: the peer's start-up, `await import("/ky/index.js")` (fetch +
@@ -65,11 +68,11 @@ export async function clientBenchmarks(config) {
  */
 async function startupRuns(browser, url, runs) {
   const out = { importToGuard: [], import: [], firstGuard: [], secondGuard: [], decode: [], compile: [], kyImport: [] };
-  const fresh = async (fn) => {
+  const fresh = async (fn, arg) => {
     const context = await browser.newContext();
     const page = await openIsolated(context, `${url}/startup.html`);
     try {
-      return await page.evaluate(fn);
+      return await page.evaluate(fn, arg);
     } finally {
       await context.close();
     }
@@ -92,20 +95,17 @@ async function startupRuns(browser, url, runs) {
     out.import.push(guard.import);
     out.firstGuard.push(guard.firstGuard);
     out.secondGuard.push(guard.secondGuard);
-    const wasm = await fresh(async () => {
-      const text = await (await fetch("/pkg/submit_guard.js")).text();
-      const base64 = text.match(/const WASM = "([^"]*)"/)?.[1];
-      if (!base64) throw new Error("no embedded wasm in the package");
+    const wasm = await fresh(async (embedded) => {
+      // The module's literal and decoder (scripts/embed.mjs), evaluated here.
+      const wasmBytes = new Function(`${embedded}\nreturn wasmBytes;`)();
       const t0 = performance.now();
-      const binary = atob(base64);
-      const bytes = new Uint8Array(binary.length);
-      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      const bytes = wasmBytes();
       const t1 = performance.now();
       const module = new WebAssembly.Module(bytes);
       const t2 = performance.now();
       if (!WebAssembly.Module.exports(module).length) throw new Error("the wasm exports nothing");
       return { decode: t1 - t0, compile: t2 - t1 };
-    });
+    }, block(readFileSync(join(ROOT, "pkg/submit_guard.js"), "utf8")));
     out.decode.push(wasm.decode);
     out.compile.push(wasm.compile);
     out.kyImport.push(

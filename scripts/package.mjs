@@ -1,6 +1,6 @@
 // Turns wasm-bindgen's `--target web` output (pkg/raw) into the npm package
 // in pkg/: one ES module, submit_guard.js, with the wasm embedded as a string
-// literal (see `embed`) and instantiated synchronously on the first
+// literal (scripts/embed.mjs) and instantiated synchronously on the first
 // `new SubmitGuard()`.
 //
 //   node scripts/package.mjs pkg
@@ -18,8 +18,7 @@
 import { copyFileSync, cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runInNewContext } from "node:vm";
-import { gzipSync } from "node:zlib";
+import { embed } from "./embed.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = process.argv[2] ?? join(root, "pkg");
@@ -57,60 +56,13 @@ const ctor = /(export class SubmitGuard \{[\s\S]*?\n    constructor\([^)]*\) \{\
 if (!ctor.test(js)) throw new Error("package.mjs: no SubmitGuard constructor in the generated module");
 js = js.replace(ctor, "$1        load();\n");
 
-// The wasm as an ASCII string literal, one character per byte: printable
-// bytes as themselves, the rest as short escapes. Each byte is first shifted
-// by `shift` (mod 256), chosen so that the module's most frequent bytes
-// (0x00, LEB128 continuations, opcodes) land on printable characters. gzip -9
-// then makes it barely larger than the raw wasm gzipped (base64 costs a
-// third more), and decoding is one `charCodeAt` per byte. ASCII only, so no
-// bundler, minifier or charset setting can change it; `</` is escaped for
-// bundles inlined into HTML.
-function literal(bytes, shift) {
-  let text = '"';
-  for (let i = 0; i < bytes.length; i++) {
-    const c = (bytes[i] + shift) & 255;
-    const next = i + 1 < bytes.length ? (bytes[i + 1] + shift) & 255 : -1;
-    if (c === 0x22) text += '\\"';
-    else if (c === 0x5c) text += "\\\\";
-    else if (c === 0x0a) text += "\\n";
-    else if (c === 0x0d) text += "\\r";
-    else if (c === 0x09) text += "\\t";
-    else if (c === 0 && !(next >= 0x30 && next <= 0x39)) text += "\\0";
-    else if (c === 0x3c && next === 0x2f) text += "\\x3c";
-    else if (c >= 0x20 && c < 0x7f) text += String.fromCharCode(c);
-    else text += "\\x" + c.toString(16).padStart(2, "0");
-  }
-  return text + '"';
-}
-
-/** The literal and shift that gzip smallest; checked to decode to `bytes`. */
-function embed(bytes) {
-  let best;
-  for (let shift = 0; shift < 256; shift++) {
-    const text = literal(bytes, shift);
-    const size = gzipSync(text, { level: 9 }).length;
-    if (!best || size < best.size) best = { text, shift, size };
-  }
-  const decoded = runInNewContext(best.text);
-  const back = Uint8Array.from(decoded, (ch) => ch.charCodeAt(0) - best.shift);
-  if (decoded.length !== bytes.length || !back.every((b, i) => b === bytes[i])) {
-    throw new Error("package.mjs: the embedded wasm does not decode to the module");
-  }
-  return best;
-}
-
-const embedded = embed(wasm);
 js += `
-// The WebAssembly module, embedded: ${wasm.length} bytes, each shifted by
-// ${embedded.shift} (mod 256) and written as one character of this string.
-const WASM = ${embedded.text};
+// The WebAssembly module, embedded (scripts/embed.mjs).
+${embed(wasm)}
 
 /** Instantiates the module on first use, synchronously (no init call). */
 function load() {
-    if (wasm !== undefined) return;
-    const bytes = new Uint8Array(WASM.length);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = WASM.charCodeAt(i) - ${embedded.shift};
-    initSync({ module: new WebAssembly.Module(bytes) });
+    if (wasm === undefined) initSync({ module: new WebAssembly.Module(wasmBytes()) });
 }
 
 // free() from inside one of the guard's own calls (a listener freeing it

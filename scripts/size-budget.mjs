@@ -6,9 +6,9 @@
 //   node scripts/size-budget.mjs pkg
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { decode } from "./embed.mjs";
 
 // The target is 20 KB (aim 12 KB); the budget sits just above where the
 // package stands (README, "The package"), so any growth fails the build.
@@ -32,14 +32,6 @@ function shipped(dir) {
   return files;
 }
 
-/** The wasm embedded in the entry (scripts/package.mjs writes it). */
-function embeddedWasm(entry) {
-  const text = entry.match(/^const WASM = ("(?:[^"\\]|\\.)*");$/m)?.[1];
-  const shift = entry.match(/WASM\.charCodeAt\(i\) - (\d+);/)?.[1];
-  if (text === undefined || shift === undefined) throw new Error("size-budget: no embedded wasm in the entry");
-  return Uint8Array.from(runInNewContext(text), (ch) => ch.charCodeAt(0) - Number(shift));
-}
-
 const files = shipped(pkg);
 const asShipped = files.reduce((sum, f) => sum + gz(readFileSync(f)), 0);
 const bundled = await build({
@@ -52,7 +44,7 @@ const bundled = await build({
 });
 const minified = bundled.outputFiles[0].contents;
 const total = gz(minified);
-const wasmBytes = embeddedWasm(readFileSync(join(pkg, "submit_guard.js"), "utf8"));
+const wasmBytes = decode(readFileSync(join(pkg, "submit_guard.js"), "utf8"));
 
 console.log(
   `size: ${kb(total)} gzip -9 bundled and minified (budget ${kb(BUDGET)}); ` +

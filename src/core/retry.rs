@@ -106,13 +106,17 @@ impl RetryAfter {
             value = rest;
         }
         if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-            // Too many digits to fit is simply "very long": stop retrying.
-            let seconds = value.iter().fold(0u64, |n, d| {
-                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-            });
-            return Some(Self::Delay(seconds.saturating_mul(1000)));
+            // More digits than a u64 of milliseconds holds is simply "very
+            // long": stop retrying. (Sixteen digits of seconds cannot
+            // overflow in milliseconds.)
+            let ms = match value.len() {
+                ..=16 => value.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')) * 1000,
+                _ => u64::MAX,
+            };
+            return Some(Self::Delay(ms));
         }
-        http_date(value, now_ms).map(|s| Self::At(s.saturating_mul(1000)))
+        // A date's seconds (years up to 9999) cannot overflow in milliseconds.
+        http_date(value, now_ms).map(|s| Self::At(s * 1000))
     }
 
     /// How long to wait from `now_ms` (milliseconds since the Unix epoch).
@@ -273,10 +277,10 @@ impl RetryPolicy {
     /// Full-jitter exponential backoff after `attempt` (1-based):
     /// a uniform wait in `[0, min(maxBackoffMs, backoffMs × 2^(attempt−1)))`.
     pub fn backoff_ms(&self, attempt: u32, jitter: f64) -> u64 {
-        let doublings = attempt.saturating_sub(1).min(32);
-        let ceiling = u64::from(self.backoff_ms)
-            .saturating_mul(1u64 << doublings)
-            .min(u64::from(self.max_backoff_ms));
+        // 2^31 × the base is at least any cap (at most 2^31 − 1), so more
+        // doublings change nothing; and it cannot overflow a u64.
+        let doublings = attempt.saturating_sub(1).min(31);
+        let ceiling = (u64::from(self.backoff_ms) << doublings).min(u64::from(self.max_backoff_ms));
         let jitter = if jitter.is_finite() {
             jitter.max(0.0)
         } else {
