@@ -36,6 +36,7 @@ export interface SubmitGuardSnapshot {
  * with the guard's own values (on a client-only render, from the first
  * render). The component re-renders when they change. `guard.fetch`, `run`
  * and `attach` work from the first client render, with the guard's real key.
+ * A `guard` that is not a guard is a `TypeError` saying what it was.
  */
 export function useSubmitGuardState(guard: SubmitGuard): SubmitGuardSnapshot;
 

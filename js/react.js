@@ -55,6 +55,13 @@ function storeOf(guard) {
   return store;
 }
 
+/** What a value that should have been a guard was, for an error message. */
+function describe(value) {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return `an object without subscribe() (${Object.keys(value).slice(0, 3).join(", ") || "no keys"})`;
+}
+
 function create(options) {
   const guard = new SubmitGuard(options);
   return { guard, name: options?.name, freed: false, freeTimer: undefined, store: storeOf(guard) };
@@ -119,9 +126,13 @@ export function useSubmitGuard(options) {
  *
  * `guard` is any `SubmitGuard` (from `useSubmitGuard`, `useGuardedActionState`,
  * or made outside the component); `guard.fetch`, `run` and `attach` work from
- * the first client render, hydrating or not, with the guard's real key.
+ * the first client render, hydrating or not, with the guard's real key. A
+ * `guard` that is not a guard is a `TypeError` saying what it was.
  */
 export function useSubmitGuardState(guard) {
+  if (typeof guard?.subscribe !== "function") {
+    throw new TypeError(`useSubmitGuardState(guard): guard must be a SubmitGuard (from useSubmitGuard or new SubmitGuard()), not ${describe(guard)}`);
+  }
   const store = storeOf(guard);
   return useSyncExternalStore(store.subscribe, store.getSnapshot, serverSnapshot);
 }

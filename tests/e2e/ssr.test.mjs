@@ -3,7 +3,8 @@
 // Chromium under StrictMode, with React's development build. The key comes
 // from useSubmitGuardState, null on the server and during hydration: no
 // mismatch, then the client guard's key, which a submit sends. The control
-// renders `guard.key` itself and must be reported as a mismatch.
+// renders `guard.key` itself and must be reported as a mismatch. Last, the
+// hook's TypeError for what is not a guard.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -112,4 +113,15 @@ test("rendered on the client only, the key is there from the first render", asyn
   assert.ok(keys.length > 0 && keys.every((k) => k === key), `every render had the key: ${JSON.stringify(keys)}`);
   assert.deepEqual(page.consoleErrors, []);
   noPageErrors(page);
+});
+
+test("useSubmitGuardState refuses what is not a guard with a TypeError that says so", async () => {
+  const { useSubmitGuardState } = await import(pathToFileURL(join(ROOT, "pkg/react.js")).href);
+  for (const [value, what] of [
+    [undefined, /not undefined$/],
+    [null, /not null$/],
+    [{ name: "org" }, /not an object without subscribe\(\) \(name\)$/],
+  ]) {
+    assert.throws(() => useSubmitGuardState(value), (error) => error instanceof TypeError && /^useSubmitGuardState\(guard\): guard must be a SubmitGuard/.test(error.message) && what.test(error.message));
+  }
 });
