@@ -13,8 +13,18 @@
 // freed by the hook (the garbage collector frees it once the component is
 // gone), and a guard that was freed while hidden is replaced by a new one
 // when the component renders or shows again, instead of being used freed.
+//
+// useSubmitGuardState: what a component renders from a guard, as a
+// useSyncExternalStore snapshot. Server rendering and hydration use
+// SERVER_SNAPSHOT, a constant with no key (a guard made on the server and the
+// one made by hydration have different random keys); React re-renders with
+// the guard's own values as soon as hydration is done.
 import { startTransition, useActionState, useCallback, useEffect, useReducer, useRef, useSyncExternalStore } from "react";
 import { SubmitGuard } from "./submit_guard.js";
+
+/** What server rendering and hydration render: a new guard's values, no key. */
+const SERVER_SNAPSHOT = Object.freeze({ state: "idle", pending: false, key: null, attempts: 0 });
+const serverSnapshot = () => SERVER_SNAPSHOT;
 
 function read(guard) {
   return { state: guard.state, pending: guard.pending, key: guard.key, attempts: guard.attempts };
@@ -24,23 +34,37 @@ function same(a, b) {
   return a.state === b.state && a.pending === b.pending && a.key === b.key && a.attempts === b.attempts;
 }
 
+/** Each guard's store for useSyncExternalStore: stable functions, one snapshot object per change. */
+const stores = new WeakMap();
+
+function storeOf(guard) {
+  let store = stores.get(guard);
+  if (store === undefined) {
+    let snapshot = read(guard);
+    store = {
+      subscribe: (onChange) => guard.subscribe(onChange),
+      // The same object while nothing changed, as useSyncExternalStore needs.
+      getSnapshot: () => {
+        const now = read(guard);
+        if (!same(now, snapshot)) snapshot = now;
+        return snapshot;
+      },
+    };
+    stores.set(guard, store);
+  }
+  return store;
+}
+
+/** What a value that should have been a guard was, for an error message. */
+function describe(value) {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return `an object without subscribe() (${Object.keys(value).slice(0, 3).join(", ") || "no keys"})`;
+}
+
 function create(options) {
   const guard = new SubmitGuard(options);
-  const holder = {
-    guard,
-    name: options?.name,
-    freed: false,
-    freeTimer: undefined,
-    snapshot: read(guard),
-    subscribe: (onChange) => guard.subscribe(onChange),
-    // The same object while nothing changed, as useSyncExternalStore needs.
-    getSnapshot: () => {
-      const now = read(guard);
-      if (!same(now, holder.snapshot)) holder.snapshot = now;
-      return holder.snapshot;
-    },
-  };
-  return holder;
+  return { guard, name: options?.name, freed: false, freeTimer: undefined, store: storeOf(guard) };
 }
 
 function freeUnlessNeeded(holder) {
@@ -59,9 +83,9 @@ function freeUnlessNeeded(holder) {
  * change. `options` are read when the guard is made: on the first render,
  * and again when `name` changes (a new name is a new form, with a new guard).
  *
- * Server rendering: a guard made on the server has its own key, so render
- * `guard.key` only on the client (in an effect, or with
- * `suppressHydrationWarning`); `state`, `pending` and `attempts` match.
+ * Server rendering: a guard made on the server has another key than the one
+ * made by hydration, so render the key from `useSubmitGuardState(guard)`,
+ * which is `null` until hydration is done, never `guard.key` itself.
  */
 export function useSubmitGuard(options) {
   const ref = useRef(null);
@@ -86,8 +110,31 @@ export function useSubmitGuard(options) {
     };
   }, [holder]);
 
-  useSyncExternalStore(holder.subscribe, holder.getSnapshot, holder.getSnapshot);
+  const { store } = holder;
+  useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
   return holder.guard;
+}
+
+/**
+ * The values of `guard` to render, `{ state, pending, key, attempts }`,
+ * safe with server rendering: on the server and during hydration `key` is
+ * `null` (and the rest a new guard's: `"idle"`, `false`, `0`), so the
+ * hydrating client renders what the server did; right after hydration React
+ * renders again with the guard's own values. Rendered on the client only,
+ * they are the guard's values from the first render. The component
+ * re-renders when they change; the object is the same while they do not.
+ *
+ * `guard` is any `SubmitGuard` (from `useSubmitGuard`, `useGuardedActionState`,
+ * or made outside the component); `guard.fetch`, `run` and `attach` work from
+ * the first client render, hydrating or not, with the guard's real key. A
+ * `guard` that is not a guard is a `TypeError` saying what it was.
+ */
+export function useSubmitGuardState(guard) {
+  if (typeof guard?.subscribe !== "function") {
+    throw new TypeError(`useSubmitGuardState(guard): guard must be a SubmitGuard (from useSubmitGuard or new SubmitGuard()), not ${describe(guard)}`);
+  }
+  const store = storeOf(guard);
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, serverSnapshot);
 }
 
 /**

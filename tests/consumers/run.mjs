@@ -84,12 +84,14 @@ async function nextApp(server, browser, flags) {
   const port = await freePort();
   const next = await startDevServer("next", ["start", "--hostname", "127.0.0.1", "--port", String(port)], app("next"), port);
   try {
-    // Server rendering ran the hook: the HTML already holds the form and its state.
+    // Server rendering ran the hook: the HTML already holds the form, its
+    // state and an empty key (useSubmitGuardState's key is null on the server).
     const html = await (await fetch(`${next.url}/`)).text();
-    if (!html.includes('aria-label="Create organization"') || !/data-testid="state">idle</.test(html)) {
-      throw new Error(`the server-rendered HTML lacks the form or its "idle" state:\n${html.slice(0, 800)}`);
+    if (!html.includes('aria-label="Create organization"') || !/data-testid="state">idle</.test(html) || !/data-testid="key"><\//.test(html)) {
+      throw new Error(`the server-rendered HTML lacks the form, its "idle" state or its empty key:\n${html.slice(0, 800)}`);
     }
-    await burstInBrowser(browser, server, `${next.url}/?api=${server.url}`);
+    // Hydrated with no page error (a hydration mismatch is one), it shows the client guard's key, which the burst sends.
+    await burstInBrowser(browser, server, `${next.url}/?api=${server.url}`, { showsKey: true });
   } finally {
     await next.stop();
   }
@@ -116,8 +118,11 @@ async function servedBurst(browser, dir) {
   }
 }
 
-/** Loads `url`, waits for the app, submits its form 10 times in one task, checks the server. */
-async function burstInBrowser(browser, server, url) {
+/**
+ * Loads `url`, waits for the app, submits its form 10 times in one task, checks the server.
+ * `showsKey`: the app shows its guard's key in `[data-testid="key"]`; it must be a UUID, and the one the POST carried.
+ */
+async function burstInBrowser(browser, server, url, { showsKey = false } = {}) {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -131,6 +136,14 @@ async function burstInBrowser(browser, server, url) {
     await page.waitForFunction(() => window.consumerReady === true, null, { timeout: 30_000 }).catch((error) => {
       throw new Error(`the app did not start (${error.message.split("\n")[0]})${errors.length ? `; page errors:\n${errors.join("\n")}` : ""}`);
     });
+    const shown = showsKey
+      ? await page
+          .waitForFunction(() => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.exec(document.querySelector('[data-testid="key"]')?.textContent ?? "")?.[0], null, { timeout: 10_000 })
+          .then((handle) => handle.jsonValue())
+          .catch((error) => {
+            throw new Error(`the page shows no key (${error.message.split("\n")[0]})${errors.length ? `; page errors:\n${errors.join("\n")}` : ""}`);
+          })
+      : null;
     await server.reset();
     await page.evaluate(() => {
       const form = document.querySelector("form");
@@ -139,8 +152,9 @@ async function burstInBrowser(browser, server, url) {
     await page.waitForFunction(() => document.querySelector("#result")?.textContent, null, { timeout: 15_000 });
     const result = await page.textContent("#result");
     if (result !== "created 201") throw new Error(`the page shows ${JSON.stringify(result)}, not "created 201"`);
-    await oneKeyedPost(server);
+    const post = await oneKeyedPost(server);
     if (errors.length) throw new Error(`page errors:\n${errors.join("\n")}`);
+    if (showsKey && post.key !== shown) throw new Error(`the POST carried the key ${post.key}, not the one shown, ${shown}`);
   } finally {
     await context.close();
   }
@@ -152,6 +166,7 @@ async function oneKeyedPost(server) {
   if (posts.length !== 1) throw new Error(`the server got ${posts.length} POSTs to /api/orgs, not 1: ${JSON.stringify(posts)}`);
   if (!posts[0].key) throw new Error(`the POST carried no Idempotency-Key: ${JSON.stringify(posts[0])}`);
   if (posts[0].status !== 201) throw new Error(`the POST was answered ${posts[0].status}: ${JSON.stringify(posts[0])}`);
+  return posts[0];
 }
 
 /** The entry a browser loads for `import "submit-guard"`, from the package's `exports`. */

@@ -9,7 +9,7 @@ import {
   type SubmitGuardOptions,
   type SubmitGuardState,
 } from "submit-guard";
-import { useGuardedActionState, useSubmitGuard } from "submit-guard/react";
+import { useGuardedActionState, useSubmitGuard, useSubmitGuardState, type SubmitGuardSnapshot } from "submit-guard/react";
 
 const options: SubmitGuardOptions = {
   headerName: "Idempotency-Key",
@@ -115,6 +115,19 @@ export function Component(): string {
   // @ts-expect-error: the hook takes the guard's options
   useSubmitGuard({ retries: "2" });
   return guard.state;
+}
+
+// Server rendering: the key to render is the snapshot's, null until hydrated.
+export function KeyComponent(): string {
+  const guard = useSubmitGuard();
+  const snapshot: SubmitGuardSnapshot = useSubmitGuardState(guard);
+  const { state, pending, key, attempts } = snapshot;
+  // @ts-expect-error: the key is null on the server and during hydration
+  const unchecked: string = key;
+  // @ts-expect-error: the hook takes a guard, not options
+  useSubmitGuardState({ name: "org" });
+  void unchecked;
+  return `${state} ${pending} ${attempts} ${key ?? ""}`;
 }
 
 // The README's React 19 action example: the payload is the form's FormData
