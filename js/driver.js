@@ -102,27 +102,15 @@ const TYPES = ["a string", "a boolean", "a number", "a function", "an array of n
 
 /** A short description of a value, for messages. */
 function describe(value) {
-  switch (typeof value) {
-    case "string":
-      return "the string " + JSON.stringify(value.length > 40 ? value.slice(0, 40) : value);
-    case "number":
-      return "the number " + String(value);
-    case "boolean":
-      return String(value);
-    case "undefined":
-      return "undefined";
-    case "function":
-      return "a function";
-    case "object":
-      if (value === null) return "null";
-      return Array.isArray(value) ? "an array" : "an object";
-    default:
-      return "a " + typeof value;
-  }
+  const type = typeof value;
+  if (type === "string") return "the string " + short(value);
+  if (type === "number") return "the number " + value;
+  if (type === "object" && value !== null) return Array.isArray(value) ? "an array" : value instanceof Map ? "a Map" : "an object";
+  return type === "function" || type === "symbol" || type === "bigint" ? "a " + type : String(value);
 }
 
 function short(text) {
-  return JSON.stringify(text.length > 40 ? text.slice(0, 40) : text);
+  return JSON.stringify(text.slice(0, 40));
 }
 
 /** The TypeError or RangeError for problem `code` (src/core/options.rs) with option `name`. */
@@ -173,49 +161,38 @@ function unreadable(what, cause) {
   return new TypeError(`SubmitGuard ${what} could not be read`, { cause });
 }
 
-/** Hands one option's value to the core as the type it has; returns the problem, if any. */
+// The types the core's options reader takes (Flow SET): 0 a string, 1 a
+// boolean, 2 a number, 3 a function; 4 an array, 5 and 6 its entries; 7
+// anything else.
+const TYPE_CODES = { string: 0, boolean: 1, number: 2, function: 3 };
+
+/** Hands one option's value to the core as the type it has; throws for a problem. */
 function readOption(flow, name, ix, value) {
-  let problem;
-  switch (typeof value) {
-    case "string":
-      problem = flow.on(SET, ix, 0, 0, 0, value);
-      break;
-    case "boolean":
-      problem = flow.on(SET, ix, 1, +value);
-      break;
-    case "number":
-      problem = flow.on(SET, ix, 2, value);
-      break;
-    case "function":
-      problem = flow.on(SET, ix, 3, 0);
-      break;
-    default: {
-      if (!Array.isArray(value)) {
-        problem = flow.on(SET, ix, 7, 0);
-        break;
-      }
-      let length;
-      try {
-        length = value.length;
-      } catch (cause) {
-        throw unreadable(`option \`${name}\``, cause);
-      }
-      // The core refuses a length it cannot take before any entry is read.
-      problem = flow.on(SET, ix, 4, typeof length === "number" ? length : NaN);
-      // Too long: the message gives the length; another option: the array.
-      if (problem) throw optionError(flow, name, problem, problem % 256 === 9 ? length : value);
-      for (let i = 0; i < length; i++) {
-        let item;
-        try {
-          item = value[i];
-        } catch (cause) {
-          throw unreadable(`option \`${name}\``, cause);
-        }
-        problem = typeof item === "number" ? flow.on(SET, ix, 5, item) : flow.on(SET, ix, 6, 0);
-        if (problem) throw optionError(flow, name, problem, item, true);
-      }
-      return;
+  const ty = TYPE_CODES[typeof value];
+  const read = (get) => {
+    try {
+      return get();
+    } catch (cause) {
+      throw unreadable(`option \`${name}\``, cause);
     }
+  };
+  let problem;
+  if (ty !== undefined) {
+    problem = flow.on(SET, ix, ty, ty === 1 || ty === 2 ? +value : 0, 0, ty === 0 ? value : undefined);
+  } else if (!Array.isArray(value)) {
+    problem = flow.on(SET, ix, 7);
+  } else {
+    const length = read(() => value.length);
+    // The core refuses a length it cannot take before any entry is read.
+    problem = flow.on(SET, ix, 4, typeof length === "number" ? length : NaN);
+    // Too long: the message gives the length; another option: the array.
+    if (problem) throw optionError(flow, name, problem, problem % 256 === 9 ? length : value);
+    for (let i = 0; i < length; i++) {
+      const item = read(() => value[i]);
+      problem = typeof item === "number" ? flow.on(SET, ix, 5, item) : flow.on(SET, ix, 6);
+      if (problem) throw optionError(flow, name, problem, item, true);
+    }
+    return;
   }
   if (problem) throw optionError(flow, name, problem, value);
 }
@@ -224,7 +201,8 @@ function readOption(flow, name, ix, value) {
 export function create(flow, options) {
   let fetch;
   if (options !== undefined && options !== null) {
-    if (typeof options !== "object" || Array.isArray(options)) {
+    // A Map's entries are not its properties: refused rather than ignored.
+    if (typeof options !== "object" || Array.isArray(options) || options instanceof Map) {
       throw new TypeError("SubmitGuard options must be an object, got " + describe(options));
     }
     let names;
@@ -262,15 +240,17 @@ export function create(flow, options) {
   return ctl;
 }
 
-// The class's methods (src/binding.rs numbers them the same way).
+// The class's methods (src/binding.rs numbers them the same way): fetch,
+// run, abort, reset, subscribe, attach, dispose, then the getters key,
+// state, pending and attempts.
 const ACT = [
-  (ctl, input, init) => fetch(ctl, input, init),
-  (ctl, task) => run(ctl, task),
-  (ctl, reason) => abort(ctl, reason),
-  (ctl) => reset(ctl),
-  (ctl, listener) => subscribe(ctl, listener),
-  (ctl, form, options) => attach(ctl, form, options),
-  (ctl) => dispose(ctl),
+  fetch,
+  run,
+  abort,
+  reset,
+  subscribe,
+  attach,
+  dispose,
   (ctl) => read(ctl, 0),
   (ctl) => read(ctl, 1),
   (ctl) => read(ctl, 2),
@@ -465,7 +445,9 @@ function prepare(input, init) {
   } else {
     const type = template.headers.get("content-type");
     identity = payloadOf(body, false, type);
-    full = payloadOf(body, true, type);
+    // Only a Blob's contents are read apart (asynchronously); any other body
+    // is read once, however large.
+    full = typeof Blob === "function" && body instanceof Blob ? payloadOf(body, true, type) : identity;
   }
   const signal = init?.signal ?? (isRequest ? input.signal : undefined);
   // Every engine's fetch refuses a signal that is not an AbortSignal; not

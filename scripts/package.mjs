@@ -9,12 +9,13 @@
 // - the async `init()` and its `new URL("…_bg.wasm", import.meta.url)` go:
 //   no asset for a bundler to resolve, no top-level await, no init call;
 // - the constructor of `SubmitGuard` first instantiates the module
-//   (`initSync` with `new WebAssembly.Module(bytes)`), once;
+//   (`new WebAssembly.Instance(new WebAssembly.Module(bytes), imports)`),
+//   once;
 // - `free()` called while the guard is inside one of its own calls (a
 //   listener freeing it during `fetch`) frees it when that call returns
 //   instead of throwing; a second `free()` is a no-op;
 // - the driver's `SubmitGuardError` and `isSubmitGuardError` are exported;
-//   the internal `Flow` class and `initSync` are not.
+//   the internal `Flow` class is not.
 import { copyFileSync, cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,10 +41,10 @@ const driver = `./snippets/${snippetDir}/js/driver.js`;
 // The async loader: everything from its definition to the end of the module.
 const loader = js.indexOf("async function __wbg_load(");
 if (loader < 0) throw new Error("package.mjs: no __wbg_load in the generated module");
-const initSync = js.indexOf("function initSync(");
-const initAsync = js.indexOf("async function __wbg_init(");
-if (initSync < 0 || initAsync < initSync) throw new Error("package.mjs: no initSync before __wbg_init");
-js = js.slice(0, loader) + js.slice(initSync, initAsync);
+if (!js.slice(0, loader).includes("function __wbg_finalize_init(instance, module)")) {
+  throw new Error("package.mjs: no __wbg_finalize_init before __wbg_load in the generated module");
+}
+js = js.slice(0, loader);
 
 js = replaceOnce(js, "export class Flow {", "class Flow {", "Flow class");
 js = replaceOnce(
@@ -62,7 +63,9 @@ ${embed(wasm)}
 
 /** Instantiates the module on first use, synchronously (no init call). */
 function load() {
-    if (wasm === undefined) initSync({ module: new WebAssembly.Module(wasmBytes()) });
+    if (wasm !== undefined) return;
+    const module = new WebAssembly.Module(wasmBytes());
+    __wbg_finalize_init(new WebAssembly.Instance(module, __wbg_get_imports()), module);
 }
 
 // free() from inside one of the guard's own calls (a listener freeing it

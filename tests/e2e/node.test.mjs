@@ -65,3 +65,22 @@ test("a freed guard says so: a TypeError naming the method, a rejection for fetc
   assert.equal((await server.requests("t=freed")).length, 0);
   assert.equal(new SubmitGuard().state, "idle", "the next guard is usable");
 });
+
+test("a Map as options is refused, not read as no options", async () => {
+  const { SubmitGuard } = await import(entry);
+  assert.throws(
+    () => new SubmitGuard(new Map([["retries", 0]])),
+    (e) => e instanceof TypeError && e.message === "SubmitGuard options must be an object, got a Map",
+  );
+  assert.equal(new SubmitGuard({ retries: 0 }).state, "idle", "the next guard is made as usual");
+});
+
+test("a large body is read once: its fingerprint costs one pass", async () => {
+  const { SubmitGuard } = await import(entry);
+  // A body whose reads are counted: String(body) is what payloadOf reads.
+  let reads = 0;
+  const body = { toString: () => (reads++, "x".repeat(1000)) };
+  const guard = new SubmitGuard({ retries: 0, fetch: async () => new Response("ok") });
+  await guard.fetch(`${server.url}/api/anything`, { method: "POST", body });
+  assert.equal(reads, 1 + 1, "once by the Request that holds it, once by the fingerprint");
+});
