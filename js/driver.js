@@ -455,7 +455,12 @@ function prepare(input, init) {
   if (signal !== undefined && !(typeof AbortSignal === "function" && signal instanceof AbortSignal)) {
     throw new TypeError("submit-guard: `signal` must be an AbortSignal");
   }
-  return { template, method, url: template.url, identity, full, signal };
+  // A body every attempt can be built from again without copying the
+  // template's body stream (a clone tees it, the most costly step of an
+  // attempt): none, or text, which cannot change. Anything else (FormData, a
+  // Blob, bytes, a Request's body) is cloned for each attempt.
+  const text = copy ? undefined : body == null ? null : typeof body === "string" ? body : body instanceof URLSearchParams ? String(body) : undefined;
+  return { template, method, url: template.url, identity, full, signal, text };
 }
 
 async function requestPayload(request) {
@@ -599,15 +604,17 @@ async function chooseKey(ctl, flight, job, holder) {
 
 async function sendAll(ctl, flight, job, holder) {
   const flow = ctl.flow;
-  const { template } = job;
+  const { template, text } = job;
   if (!template.headers.has(flow.text(2))) {
     template.headers.set(flow.text(2), await chooseKey(ctl, flight, job, holder));
   }
   return attempts(ctl, flight, (signal) => {
     // A null prototype: a polluted Object.prototype (say `.method` or
     // `.body`) must not fill in the members this init leaves out.
-    const request = new Request(template.clone(), {
+    const request = new Request(text === undefined ? template.clone() : template, {
       __proto__: null,
+      // Given anew, the template's own body is neither used nor copied.
+      body: text ?? undefined,
       signal,
       // A non-empty init resets these (Fetch, "new Request"): hand them back.
       referrer: template.referrer,
