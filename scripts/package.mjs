@@ -82,27 +82,24 @@ SubmitGuard.prototype.free = function () {
     }
 };
 
-// A freed guard (free(), Symbol.dispose, the React hook's unmount), or a
-// method called on something that is not a guard, says so in a TypeError
-// instead of wasm-bindgen's "null pointer passed to rust"; the promise
-// methods reject with it.
-const PROMISES = new Set(["fetch", "run"]);
-for (const name of Object.getOwnPropertyNames(SubmitGuard.prototype)) {
-    if (name === "constructor" || name === "free" || name.startsWith("__")) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(SubmitGuard.prototype, name);
-    const slot = descriptor.get ? "get" : "value";
-    const inner = descriptor[slot];
-    if (typeof inner !== "function") continue;
-    descriptor[slot] = function (...args) {
+// The class's JavaScript methods and getters: each hands the call to the
+// driver through the one export \`__act\` (the driver's ACT table, numbered
+// as src/binding.rs numbers it; 6, dispose, is the class's own). A freed
+// guard (free(), Symbol.dispose, the React hook's unmount), or a method
+// called on something that is not a guard, says so in a TypeError instead
+// of wasm-bindgen's "null pointer passed to rust"; fetch and run reject
+// with it.
+["fetch", "run", "abort", "reset", "subscribe", "attach", , "key", "state", "pending", "attempts"].forEach((name, op) => {
+    function call(a, b) {
         if (!this?.__wbg_ptr) {
             const error = new TypeError(\`submit-guard: \${name}: this SubmitGuard was freed (free(), Symbol.dispose or the React hook's unmount), or is not a SubmitGuard; make a new one\`);
-            if (PROMISES.has(name)) return Promise.reject(error);
+            if (op < 2) return Promise.reject(error);
             throw error;
         }
-        return inner.apply(this, args);
-    };
-    Object.defineProperty(SubmitGuard.prototype, name, descriptor);
-}
+        return this.__act(op, a, b);
+    }
+    Object.defineProperty(SubmitGuard.prototype, name, op > 6 ? { get: call, configurable: true } : { value: call, writable: true, configurable: true });
+});
 if (Symbol.dispose) SubmitGuard.prototype[Symbol.dispose] = SubmitGuard.prototype.free;
 
 export { SubmitGuardError, isSubmitGuardError } from "${driver}";

@@ -13,7 +13,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use js_sys::{Function, JsString, Object, Promise};
+use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::RequestInit;
 
@@ -92,55 +92,63 @@ impl SubmitGuard {
         Ok(Self { driver })
     }
 
+    /// Performs method `op` of the class (the driver's `ACT` table) with up
+    /// to two arguments. The package installs the class's JavaScript
+    /// methods (`fetch`, `run`, `abort`, `reset`, `subscribe`, `attach`) and
+    /// getters (`key`, `state`, `pending`, `attempts`) as calls of this one
+    /// export (scripts/package.mjs), typed in `types.d.ts`: one export shim
+    /// instead of ten. Rust callers use the methods below.
+    #[wasm_bindgen(js_name = __act, skip_typescript)]
+    pub fn js_act(&self, op: u32, a: JsValue, b: JsValue) -> Result<JsValue, JsValue> {
+        act(&self.driver, op, a, b)
+    }
+}
+
+/// The class's methods for Rust callers (the browser tests); JavaScript
+/// reaches the same driver calls through `__act`.
+impl SubmitGuard {
     /// The current idempotency key: a UUID v4, 36 characters.
-    #[wasm_bindgen(getter)]
-    pub fn key(&self) -> JsString {
-        self.call(KEY, JsValue::UNDEFINED).unchecked_into()
+    pub fn key(&self) -> String {
+        self.call(KEY, JsValue::UNDEFINED)
+            .as_string()
+            .unwrap_or_default()
     }
 
     /// `"idle"`, `"pending"`, `"succeeded"` or `"failed"`.
-    #[wasm_bindgen(getter, unchecked_return_type = "SubmitGuardState")]
-    pub fn state(&self) -> JsString {
-        self.call(STATE, JsValue::UNDEFINED).unchecked_into()
+    pub fn state(&self) -> String {
+        self.call(STATE, JsValue::UNDEFINED)
+            .as_string()
+            .unwrap_or_default()
     }
 
     /// Whether a submission is in flight.
-    #[wasm_bindgen(getter, unchecked_return_type = "boolean")]
-    pub fn pending(&self) -> JsValue {
-        self.call(PENDING, JsValue::UNDEFINED)
+    pub fn pending(&self) -> bool {
+        self.call(PENDING, JsValue::UNDEFINED).is_truthy()
     }
 
     /// Attempts made by the current or last submission.
-    #[wasm_bindgen(getter, unchecked_return_type = "number")]
-    pub fn attempts(&self) -> JsValue {
+    pub fn attempts(&self) -> u32 {
         self.call(ATTEMPTS, JsValue::UNDEFINED)
+            .as_f64()
+            .unwrap_or_default() as u32
     }
 
     /// Sends a request like `fetch`, guarded. POST, PUT, PATCH and DELETE carry
     /// the key, are deduplicated and retried; GET, HEAD and OPTIONS pass
     /// through once. Every caller can read the body: duplicates each get
     /// their own clone of the response.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
-    pub fn fetch(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: Option<RequestInit>,
-    ) -> Promise {
+    pub fn fetch(&self, input: JsValue, init: Option<RequestInit>) -> Promise {
         call(&self.driver, FETCH, input, init.into()).unchecked_into()
     }
 
-    /// Runs a task as one guarded submission (typed in `types.d.ts`).
-    #[wasm_bindgen(skip_typescript)]
+    /// Runs a task as one guarded submission.
     pub fn run(&self, task: JsValue) -> Promise {
         self.call(RUN, task).unchecked_into()
     }
 
     /// Cancels the submission in flight: it rejects with `ABORTED`, its
     /// request is aborted with `reason`, and the key is kept for the resubmit.
-    pub fn abort(
-        &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "unknown")] reason: JsValue,
-    ) {
+    pub fn abort(&self, reason: JsValue) {
         self.call(ABORT, reason);
     }
 
@@ -153,11 +161,7 @@ impl SubmitGuard {
     /// Calls `listener` on every change of `state`, `key` or `attempts`;
     /// returns the function that unsubscribes it. Works as the `subscribe`
     /// argument of React's `useSyncExternalStore`.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
-    pub fn subscribe(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "() => void")] listener: JsValue,
-    ) -> Result<Function, JsValue> {
+    pub fn subscribe(&self, listener: JsValue) -> Result<Function, JsValue> {
         act(&self.driver, SUBSCRIBE, listener, JsValue::UNDEFINED).map(JsCast::unchecked_into)
     }
 
@@ -166,13 +170,7 @@ impl SubmitGuard {
     /// submit buttons are disabled and `aria-busy` set while pending;
     /// `submitguard:success` and `submitguard:error` are dispatched on it.
     /// Returns the function that detaches and restores the form.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
-    pub fn attach(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "HTMLFormElement")] form: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "SubmitGuardAttachOptions")]
-        options: JsValue,
-    ) -> Result<Function, JsValue> {
+    pub fn attach(&self, form: JsValue, options: JsValue) -> Result<Function, JsValue> {
         act(&self.driver, ATTACH, form, options).map(JsCast::unchecked_into)
     }
 }

@@ -84,11 +84,49 @@ declare global {
   }
 }
 
+// The class's methods and getters: the package installs each as a call of
+// the driver (scripts/package.mjs); declared here, merged with the class.
 export interface SubmitGuard {
+  /** The current idempotency key: a UUID v4, 36 characters. */
+  readonly key: string;
+  /** `"idle"`, `"pending"`, `"succeeded"` or `"failed"`. */
+  readonly state: SubmitGuardState;
+  /** Whether a submission is in flight. */
+  readonly pending: boolean;
+  /** Attempts made by the current or last submission. */
+  readonly attempts: number;
+  /**
+   * Sends a request like `fetch`, guarded. POST, PUT, PATCH and DELETE carry
+   * the key, are deduplicated and retried; GET, HEAD and OPTIONS pass
+   * through once. Every caller can read the body: duplicates each get
+   * their own clone of the response.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /**
    * Runs `task` as one guarded submission: at most one runs at a time, it is
    * given the key, an abort signal and the attempt number, it is retried with
    * the same key when it times out, and its own errors pass through unchanged.
    */
   run<T>(task: (ctx: SubmitGuardContext) => T | PromiseLike<T>): Promise<T>;
+  /**
+   * Cancels the submission in flight: it rejects with `ABORTED`, its
+   * request is aborted with `reason`, and the key is kept for the resubmit.
+   */
+  abort(reason?: unknown): void;
+  /** Aborts any submission in flight, replaces the key and returns to `"idle"`. */
+  reset(): void;
+  /**
+   * Calls `listener` on every change of `state`, `key` or `attempts`;
+   * returns the function that unsubscribes it. Works as the `subscribe`
+   * argument of React's `useSyncExternalStore`.
+   */
+  subscribe(listener: () => void): () => void;
+  /**
+   * Guards a plain HTML form: its submit (click or Enter) goes through
+   * `fetch` to the form's `action` with its `method` and `enctype`; its
+   * submit buttons are disabled and `aria-busy` set while pending;
+   * `submitguard:success` and `submitguard:error` are dispatched on it.
+   * Returns the function that detaches and restores the form.
+   */
+  attach(form: HTMLFormElement, options?: SubmitGuardAttachOptions): () => void;
 }

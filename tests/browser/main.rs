@@ -112,9 +112,9 @@ fn options_are_checked_with_errors_naming_the_option() {
     assert!(error.is_instance_of::<TypeError>());
     // No options, null and undefined values all mean the defaults.
     let g = SubmitGuard::new(None).unwrap();
-    assert!(is_uuid_v4(&key_of(&g)), "{}", key_of(&g));
+    assert!(is_uuid_v4(&g.key()), "{}", g.key());
     assert_eq!(
-        (state_of(&g).as_str(), pending_of(&g), attempts_of(&g)),
+        (g.state().as_str(), g.pending(), g.attempts()),
         ("idle", false, 0)
     );
     guard(r#"{"timeoutMs": null, "retries": null}"#);
@@ -129,10 +129,10 @@ fn guard_error_free(options: JsValue) {
 async fn ten_same_tick_posts_send_one_request_and_all_get_the_response() {
     let t = tag("ten");
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let calls: Vec<Promise> = (0..10).map(|_| open_session(&g, &t, &[])).collect();
-    assert!(pending_of(&g));
-    assert_eq!(state_of(&g), "pending");
+    assert!(g.pending());
+    assert_eq!(g.state(), "pending");
     let mut ids = Vec::new();
     for call in calls {
         let response = settle(call).await.unwrap();
@@ -144,9 +144,9 @@ async fn ten_same_tick_posts_send_one_request_and_all_get_the_response() {
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(requests[0].key.as_deref(), Some(key.as_str()));
     assert_eq!(sessions(&t).await, 1);
-    assert_eq!(state_of(&g), "succeeded");
-    assert_ne!(key_of(&g), key, "a success replaces the key");
-    assert!(is_uuid_v4(&key_of(&g)));
+    assert_eq!(g.state(), "succeeded");
+    assert_ne!(g.key(), key, "a success replaces the key");
+    assert!(is_uuid_v4(&g.key()));
 }
 
 #[wasm_bindgen_test]
@@ -189,7 +189,7 @@ async fn reject_mode_refuses_duplicates_at_once() {
 async fn a_503_is_retried_with_the_same_key() {
     let t = tag("retry503");
     let g = guard(r#"{"backoffMs": 1, "maxBackoffMs": 1}"#);
-    let key = key_of(&g);
+    let key = g.key();
     let response = settle(open_session(&g, &t, &[("x-fault", "status=503; times=1")]))
         .await
         .unwrap();
@@ -201,9 +201,9 @@ async fn a_503_is_retried_with_the_same_key() {
         requests.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![Some(503), Some(201)]
     );
-    assert_eq!(attempts_of(&g), 2);
+    assert_eq!(g.attempts(), 2);
     assert_eq!(sessions(&t).await, 1);
-    assert_ne!(key_of(&g), key);
+    assert_ne!(g.key(), key);
 }
 
 #[wasm_bindgen_test]
@@ -223,7 +223,7 @@ async fn retry_after_replaces_the_backoff_and_a_long_one_stops() {
 
     let t = tag("retryafter-long");
     let g = guard(r#"{"maxRetryAfterMs": 500}"#);
-    let key = key_of(&g);
+    let key = g.key();
     let error = settle(open_session(&g, &t, &[("x-fault", "status=503; times=1")]))
         .await
         .unwrap_err();
@@ -235,7 +235,7 @@ async fn retry_after_replaces_the_backoff_and_a_long_one_stops() {
         1,
         "a Retry-After over the cap stops the retries"
     );
-    assert_eq!((state_of(&g).as_str(), key_of(&g)), ("failed", key.clone()));
+    assert_eq!((g.state().as_str(), g.key()), ("failed", key.clone()));
     // Usable after the error: the resubmit goes out with the same key.
     settle(open_session(&g, &t, &[])).await.unwrap();
     let requests = seen(&t).await;
@@ -247,12 +247,12 @@ async fn retry_after_replaces_the_backoff_and_a_long_one_stops() {
 async fn a_timed_out_attempt_is_retried_with_the_same_key() {
     let t = tag("timeout-retry");
     let g = guard(r#"{"timeoutMs": 300, "backoffMs": 1, "maxBackoffMs": 1}"#);
-    let key = key_of(&g);
+    let key = g.key();
     let response = settle(open_session(&g, &t, &[("x-fault", "delay=1500; times=1")]))
         .await
         .unwrap();
     assert!(prop(&response, "ok").as_bool().unwrap());
-    assert!(attempts_of(&g) >= 2);
+    assert!(g.attempts() >= 2);
     assert_all_sent_with(&t, &key, 2).await;
     assert_eq!(sessions(&t).await, 1);
 }
@@ -262,13 +262,13 @@ async fn timeouts_fail_with_code_timeout_and_leave_the_guard_usable() {
     let t = tag("timeout");
     // Margins for a loaded machine: the resubmit must answer within 1 s.
     let g = guard(r#"{"timeoutMs": 1000, "retries": 0}"#);
-    let key = key_of(&g);
+    let key = g.key();
     let error = settle(open_session(&g, &t, &[("x-fault", "delay=2000; times=1")]))
         .await
         .unwrap_err();
     assert_eq!(code(&error), "TIMEOUT");
     assert_eq!(
-        (state_of(&g).as_str(), pending_of(&g), key_of(&g)),
+        (g.state().as_str(), g.pending(), g.key()),
         ("failed", false, key.clone())
     );
     until_done(&t).await; // the slow first request finishes on the server
@@ -285,18 +285,18 @@ async fn timeouts_fail_with_code_timeout_and_leave_the_guard_usable() {
 async fn abort_then_resubmit_keeps_the_key() {
     let t = tag("abort");
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let call = open_session(&g, &t, &[("x-fault", "delay=400; times=1")]);
     sleep(100).await;
     g.abort(JsValue::from("user left"));
-    assert!(!pending_of(&g), "abort releases the lock at once");
+    assert!(!g.pending(), "abort releases the lock at once");
     let error = settle(call).await.unwrap_err();
     assert_eq!(code(&error), "ABORTED");
     assert_eq!(
         prop(&error, "cause").as_string().as_deref(),
         Some("user left")
     );
-    assert_eq!((state_of(&g).as_str(), key_of(&g)), ("failed", key.clone()));
+    assert_eq!((g.state().as_str(), g.key()), ("failed", key.clone()));
     settle(open_session(&g, &t, &[])).await.unwrap();
     assert_all_sent_with(&t, &key, 1).await;
     assert_eq!(sessions(&t).await, 1);
@@ -313,7 +313,7 @@ async fn the_callers_signal_aborts_the_submission() {
     sleep(50).await;
     controller.abort();
     assert_eq!(code(&settle(call).await.unwrap_err()), "ABORTED");
-    assert_eq!(state_of(&g), "failed");
+    assert_eq!(g.state(), "failed");
     // An already aborted signal rejects at once and takes no lock.
     let init = post(&table(&t), &[]);
     init.set_signal(Some(&controller.signal()));
@@ -325,24 +325,24 @@ async fn the_callers_signal_aborts_the_submission() {
         ),
         "ABORTED"
     );
-    assert!(!pending_of(&g));
+    assert!(!g.pending());
 }
 
 #[wasm_bindgen_test]
 async fn reset_aborts_replaces_the_key_and_returns_to_idle() {
     let t = tag("reset");
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let call = open_session(&g, &t, &[("x-fault", "delay=300; times=1")]);
     g.reset();
     assert_eq!(
-        (state_of(&g).as_str(), pending_of(&g), attempts_of(&g)),
+        (g.state().as_str(), g.pending(), g.attempts()),
         ("idle", false, 0)
     );
-    assert_ne!(key_of(&g), key);
+    assert_ne!(g.key(), key);
     assert_eq!(code(&settle(call).await.unwrap_err()), "ABORTED");
     assert_eq!(
-        state_of(&g),
+        g.state(),
         "idle",
         "the aborted submission does not overwrite the reset"
     );
@@ -353,7 +353,7 @@ async fn an_edited_payload_gets_a_new_key_and_the_same_one_does_not() {
     let t = tag("edit");
     let g = guard("{}");
     let url = format!("{}/api/orgs?t={t}", server());
-    let first = key_of(&g);
+    let first = g.key();
     // An empty name fails validation on the server: a 400, nothing stored.
     let error = settle(fetch(&g, &url, post(r#"{"name":""}"#, &[])))
         .await
@@ -365,7 +365,7 @@ async fn an_edited_payload_gets_a_new_key_and_the_same_one_does_not() {
     settle(fetch(&g, &url, post(r#"{"name":""}"#, &[])))
         .await
         .unwrap_err();
-    assert_eq!(key_of(&g), first, "the same payload keeps its key");
+    assert_eq!(g.key(), first, "the same payload keeps its key");
     let name = format!("Acme {t}");
     let response = settle(fetch(
         &g,
@@ -398,7 +398,7 @@ async fn form_data_is_fingerprinted_by_its_fields() {
         init.set_headers(&h);
         init
     };
-    let key = key_of(&g);
+    let key = g.key();
     settle(fetch(&g, &url, form("a"))).await.unwrap_err();
     settle(fetch(&g, &url, form("a"))).await.unwrap_err(); // a new FormData, same fields
     settle(fetch(&g, &url, form("b"))).await.unwrap_err();
@@ -411,14 +411,14 @@ async fn form_data_is_fingerprinted_by_its_fields() {
 async fn a_key_the_caller_set_is_sent_as_is() {
     let t = tag("own-key");
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let own = format!("own-{t}");
     settle(open_session(&g, &t, &[("idempotency-key", &own)]))
         .await
         .unwrap();
     assert_eq!(seen(&t).await[0].key.as_deref(), Some(own.as_str()));
     assert_eq!(
-        key_of(&g),
+        g.key(),
         key,
         "the guard's own key was not used, so it is kept"
     );
@@ -428,7 +428,7 @@ async fn a_key_the_caller_set_is_sent_as_is() {
 async fn quote_key_sends_an_sf_string() {
     let t = tag("quoted");
     let g = guard(r#"{"quoteKey": true, "headerName": "Idempotency-Key"}"#);
-    let key = key_of(&g);
+    let key = g.key();
     settle(open_session(&g, &t, &[])).await.unwrap();
     assert_eq!(seen(&t).await[0].key, Some(format!("\"{key}\"")));
 }
@@ -437,7 +437,7 @@ async fn quote_key_sends_an_sf_string() {
 async fn network_errors_are_retried_then_fail_with_code_network() {
     // Port 9 (discard) is closed on loopback: the connection is refused.
     let g = guard(r#"{"retries": 1, "backoffMs": 1, "maxBackoffMs": 1}"#);
-    let key = key_of(&g);
+    let key = g.key();
     let error = settle(fetch(
         &g,
         "http://127.0.0.1:9/api/qr/sessions",
@@ -451,23 +451,23 @@ async fn network_errors_are_retried_then_fail_with_code_network() {
         "the fetch error is the cause"
     );
     assert_eq!(
-        (attempts_of(&g), state_of(&g).as_str(), key_of(&g)),
+        (g.attempts(), g.state().as_str(), g.key()),
         (2, "failed", key)
     );
-    assert!(!pending_of(&g));
+    assert!(!g.pending());
 }
 
 #[wasm_bindgen_test]
 async fn throw_http_errors_false_resolves_with_the_response() {
     let t = tag("nothrow");
     let g = guard(r#"{"throwHttpErrors": false}"#);
-    let key = key_of(&g);
+    let key = g.key();
     let url = format!("{}/api/orgs?t={t}", server());
     let response = settle(fetch(&g, &url, post(r#"{"name":""}"#, &[])))
         .await
         .unwrap();
     assert_eq!(prop(&response, "status").as_f64(), Some(400.0));
-    assert_eq!((state_of(&g).as_str(), key_of(&g)), ("failed", key));
+    assert_eq!((g.state().as_str(), g.key()), ("failed", key));
 }
 
 #[wasm_bindgen_test]
@@ -477,7 +477,7 @@ async fn get_passes_through_without_key_or_lock() {
     let url = format!("{}/api/qr/sessions?t={t}", server());
     let a = g.fetch(url.as_str().into(), None);
     let b = g.fetch(url.as_str().into(), None);
-    assert!(!pending_of(&g));
+    assert!(!g.pending());
     settle(a).await.unwrap();
     settle(b).await.unwrap();
     let requests = seen(&t).await;
@@ -492,7 +492,7 @@ async fn get_passes_through_without_key_or_lock() {
 #[wasm_bindgen_test]
 async fn run_gives_the_key_and_passes_task_errors_through() {
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let calls = std::rc::Rc::new(std::cell::Cell::new(0));
     let counter = calls.clone();
     let seen_key = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
@@ -517,7 +517,7 @@ async fn run_gives_the_key_and_passes_task_errors_through() {
     );
     assert_eq!(calls.get(), 1);
     assert_eq!(*seen_key.borrow(), key);
-    assert_eq!((state_of(&g).as_str(), key_of(&g)), ("failed", key.clone()));
+    assert_eq!((g.state().as_str(), g.key()), ("failed", key.clone()));
 
     let ok = Closure::<dyn FnMut(JsValue) -> JsValue>::new(|ctx: JsValue| prop(&ctx, "key"));
     let value = settle(g.run(ok.as_ref().clone())).await.unwrap();
@@ -526,15 +526,15 @@ async fn run_gives_the_key_and_passes_task_errors_through() {
         Some(key.clone()),
         "the retry after a failure has the same key"
     );
-    assert_eq!(state_of(&g), "succeeded");
-    assert_ne!(key_of(&g), key);
+    assert_eq!(g.state(), "succeeded");
+    assert_ne!(g.key(), key);
     assert!(
         settle(g.run(JsValue::from(3)))
             .await
             .unwrap_err()
             .is_instance_of::<TypeError>()
     );
-    assert!(!pending_of(&g));
+    assert!(!g.pending());
 }
 
 #[wasm_bindgen_test]
@@ -569,8 +569,7 @@ async fn subscribers_hear_every_change_and_can_unsubscribe() {
     let g = std::rc::Rc::new(guard("{}"));
     let states = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let (record, observed) = (states.clone(), g.clone());
-    let listener =
-        Closure::<dyn FnMut()>::new(move || record.borrow_mut().push(state_of(&observed)));
+    let listener = Closure::<dyn FnMut()>::new(move || record.borrow_mut().push(observed.state()));
     let unsubscribe: Function = g.subscribe(listener.as_ref().clone()).unwrap();
     settle(open_session(&g, &t, &[])).await.unwrap();
     assert_eq!(states.borrow().first().map(String::as_str), Some("pending"));
@@ -608,8 +607,8 @@ async fn listeners_may_call_back_into_the_guard() {
     // flight, and resets the guard once it has failed (a `Fn` closure: the
     // reset notifies it again while it runs).
     let listener = Closure::<dyn Fn()>::new(move || {
-        let state = state_of(&guard_);
-        heard_.borrow_mut().push((state.clone(), key_of(&guard_)));
+        let state = guard_.state();
+        heard_.borrow_mut().push((state.clone(), guard_.key()));
         match state.as_str() {
             "pending" if joined_.borrow().is_none() => {
                 let call = open_session(&guard_, &t_, &[]);
@@ -620,7 +619,7 @@ async fn listeners_may_call_back_into_the_guard() {
         }
     });
     let _unsubscribe = g.subscribe(listener.as_ref().clone()).unwrap();
-    let first_key = key_of(&g);
+    let first_key = g.key();
     let first = open_session(&g, &t, &[("x-fault", "status=503")]);
     let joined_call = joined
         .borrow_mut()
@@ -633,21 +632,21 @@ async fn listeners_may_call_back_into_the_guard() {
         "the call made from the listener shared the submission"
     );
     assert_eq!(seen(&t).await.len(), 1, "one request for both calls");
-    assert_eq!(state_of(&g), "idle", "the listener's reset took effect");
-    assert_ne!(key_of(&g), first_key);
+    assert_eq!(g.state(), "idle", "the listener's reset took effect");
+    assert_ne!(g.key(), first_key);
     // "pending" twice: the state, then the attempt count.
     let mut changes = heard.borrow().clone();
     changes.dedup_by(|a, b| a.0 == b.0);
     let expected = [
         ("pending", first_key.clone()),
         ("failed", first_key),
-        ("idle", key_of(&g)),
+        ("idle", g.key()),
     ]
     .map(|(state, key)| (state.to_string(), key));
     assert_eq!(changes, expected);
 
     settle(open_session(&g, &t, &[])).await.unwrap();
-    assert_eq!(state_of(&g), "succeeded");
+    assert_eq!(g.state(), "succeeded");
     assert_eq!(sessions(&t).await, 1);
 }
 
@@ -671,7 +670,7 @@ async fn the_fetch_option_is_called_with_the_keyed_request() {
         object(&[("fetch", fake.as_ref().clone())]).unchecked_into(),
     ))
     .unwrap();
-    let key = key_of(&g);
+    let key = g.key();
     settle(fetch(&g, "https://example.invalid/submit", post("{}", &[])))
         .await
         .unwrap();
@@ -688,7 +687,7 @@ async fn a_task_or_the_fetch_option_may_abort_or_reset_its_own_guard() {
 
     // A `run` task aborts its own submission before it returns.
     let g = Rc::new(guard("{}"));
-    let key = key_of(&g);
+    let key = g.key();
     let me = g.clone();
     let aborting = Closure::<dyn Fn(JsValue) -> Promise>::new(move |_ctx: JsValue| {
         me.abort(JsValue::from("from the task"));
@@ -697,7 +696,7 @@ async fn a_task_or_the_fetch_option_may_abort_or_reset_its_own_guard() {
     let error = settle(g.run(aborting.as_ref().clone())).await.unwrap_err();
     assert_eq!(code(&error), "ABORTED");
     assert_eq!(
-        (state_of(&g).as_str(), pending_of(&g), key_of(&g)),
+        (g.state().as_str(), g.pending(), g.key()),
         ("failed", false, key.clone())
     );
     let ok = Closure::<dyn Fn(JsValue) -> JsValue>::new(|ctx: JsValue| prop(&ctx, "key"));
@@ -723,12 +722,12 @@ async fn a_task_or_the_fetch_option_may_abort_or_reset_its_own_guard() {
         .unwrap(),
     );
     *slot.borrow_mut() = Some(g.clone());
-    let key = key_of(&g);
+    let key = g.key();
     let call = fetch(&g, "https://example.invalid/submit", post("{}", &[]));
     let error = settle(call).await.unwrap_err();
     assert_eq!(code(&error), "ABORTED");
-    assert_eq!((state_of(&g).as_str(), pending_of(&g)), ("idle", false));
-    assert_ne!(key_of(&g), key);
+    assert_eq!((g.state().as_str(), g.pending()), ("idle", false));
+    assert_ne!(g.key(), key);
     assert_eq!(calls.get(), 1, "a reset submission is not retried");
     slot.borrow_mut().take();
 }
@@ -748,14 +747,14 @@ async fn a_readable_stream_body_is_refused_without_locking() {
             .unwrap()
             .contains("ReadableStream")
     );
-    assert!(!pending_of(&g));
+    assert!(!g.pending());
 }
 
 #[wasm_bindgen_test]
 async fn arguments_fetch_would_refuse_are_refused_without_locking_or_sending() {
     let t = tag("bad-arguments");
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let signal = post(&table(&t), &[]);
     js_sys::Reflect::set(&signal, &"signal".into(), &"soon".into()).unwrap();
     let method = post(&table(&t), &[]);
@@ -768,8 +767,8 @@ async fn arguments_fetch_would_refuse_are_refused_without_locking_or_sending() {
             .await
             .unwrap_err();
         assert!(error.is_instance_of::<TypeError>(), "{what}: {error:?}");
-        assert!(!pending_of(&g), "{what}");
-        assert_eq!(attempts_of(&g), 0, "{what}");
+        assert!(!g.pending(), "{what}");
+        assert_eq!(g.attempts(), 0, "{what}");
     }
     assert!(seen(&t).await.is_empty());
     // The guard is untouched: the next good submission sends the same key.
@@ -782,15 +781,15 @@ async fn arguments_fetch_would_refuse_are_refused_without_locking_or_sending() {
 async fn a_signal_aborted_in_the_same_task_as_the_call_sends_nothing() {
     let t = tag("abort-same-task");
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let controller = AbortController::new().unwrap();
     let init = post(&table(&t), &[]);
     init.set_signal(Some(&controller.signal()));
     let call = fetch(&g, &sessions_url(&t), init);
     controller.abort();
     assert_eq!(code(&settle(call).await.unwrap_err()), "ABORTED");
-    assert!(!pending_of(&g));
-    assert_eq!(state_of(&g), "failed");
+    assert!(!g.pending());
+    assert_eq!(g.state(), "failed");
     assert!(seen(&t).await.is_empty());
     // The resubmit sends the key the aborted submission held.
     settle(open_session(&g, &t, &[])).await.unwrap();
@@ -834,7 +833,7 @@ async fn a_pre_aborted_signal_sends_nothing_and_leaves_the_state_failed() {
     // Issue 12.5: like every other failure (rule 4), with the key kept.
     let t = tag("pre-aborted");
     let g = guard("{}");
-    let key = key_of(&g);
+    let key = g.key();
     let controller = AbortController::new().unwrap();
     controller.abort_with_reason(&JsValue::from("gone"));
     let init = post(&table(&t), &[]);
@@ -845,7 +844,7 @@ async fn a_pre_aborted_signal_sends_nothing_and_leaves_the_state_failed() {
     assert_eq!(code(&error), "ABORTED");
     assert_eq!(prop(&error, "cause").as_string().as_deref(), Some("gone"));
     assert_eq!(
-        (state_of(&g).as_str(), pending_of(&g), key_of(&g)),
+        (g.state().as_str(), g.pending(), g.key()),
         ("failed", false, key.clone())
     );
     assert!(seen(&t).await.is_empty());

@@ -192,25 +192,3 @@ pub fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     }
     o.into()
 }
-
-/// `guard.key` as a Rust string (the class hands JavaScript values over).
-pub fn key_of(guard: &SubmitGuard) -> String {
-    String::from(guard.key())
-}
-
-/// `guard.state` as a Rust string.
-pub fn state_of(guard: &SubmitGuard) -> String {
-    String::from(guard.state())
-}
-
-/// `guard.pending`.
-pub fn pending_of(guard: &SubmitGuard) -> bool {
-    guard.pending().as_bool().expect("pending is a boolean")
-}
-
-/// `guard.attempts`.
-pub fn attempts_of(guard: &SubmitGuard) -> u32 {
-    let attempts = guard.attempts().as_f64().expect("attempts is a number");
-    assert_eq!(attempts.fract(), 0.0, "attempts is a whole number");
-    attempts as u32
-}
