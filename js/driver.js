@@ -893,39 +893,19 @@ function settleShared(ctl, flight, done) {
 
 // ---------------------------------------------------------------- storage
 
-function storage(name) {
+/** `f()`, or undefined if it throws: storage can be full, unavailable, or throw on access (a sandboxed frame); the server's idempotency still protects. */
+function quietly(f) {
   try {
-    return globalThis[name] ?? undefined;
-  } catch {
-    return undefined; // a sandboxed frame throws on access
-  }
-}
-
-const session = () => storage("sessionStorage");
-const local = () => storage("localStorage");
-
-function readJSON(store, key) {
-  try {
-    const text = store?.getItem(key);
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function writeJSON(store, key, value) {
-  try {
-    store?.setItem(key, JSON.stringify(value));
-  } catch {
-    // Full or unavailable: the server's idempotency still protects.
-  }
-}
-
-function forget(store, key) {
-  try {
-    store?.removeItem(key);
+    return f();
   } catch {}
 }
+
+const storage = (name) => quietly(() => globalThis[name] ?? undefined);
+const session = () => storage("sessionStorage");
+const local = () => storage("localStorage");
+const readJSON = (store, key) => quietly(() => JSON.parse(store?.getItem(key) || "null") ?? undefined);
+const writeJSON = (store, key, value) => quietly(() => store?.setItem(key, JSON.stringify(value)));
+const forget = (store, key) => quietly(() => store?.removeItem(key));
 
 // persist: a tab the browser duplicated copies sessionStorage, including the
 // original's pending key. Each tab holds a Web Lock on its identity for its
@@ -940,10 +920,7 @@ function tabId() {
 
 async function claimIdentity() {
   const store = session();
-  let stored;
-  try {
-    stored = store?.getItem(TAB) ?? undefined;
-  } catch {}
+  const stored = quietly(() => store?.getItem(TAB) ?? undefined);
   const locks = globalThis.navigator?.locks;
   const fresh = () => globalThis.crypto?.randomUUID?.() ?? String(Math.random()).slice(2);
   let id = stored ?? fresh();
@@ -955,9 +932,7 @@ async function claimIdentity() {
       await claim(id);
     }
   }
-  try {
-    store?.setItem(TAB, id);
-  } catch {}
+  quietly(() => store?.setItem(TAB, id));
   return id;
 }
 
