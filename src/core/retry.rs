@@ -106,12 +106,21 @@ impl RetryAfter {
             value = rest;
         }
         if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-            // More digits than a u64 of milliseconds holds is simply "very
-            // long": stop retrying. (Sixteen digits of seconds cannot
-            // overflow in milliseconds.)
-            let ms = match value.len() {
-                ..=16 => value.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')) * 1000,
+            // More seconds than a u64 of milliseconds holds is simply "very
+            // long": stop retrying. Leading zeros say nothing; nineteen
+            // digits always fit a u64, twenty never fit once multiplied by
+            // 1000. (Compared rather than checked, which in WebAssembly costs
+            // a 128-bit multiply.)
+            let start = value.iter().position(|&d| d != b'0').unwrap_or(value.len());
+            let digits = value.get(start..).unwrap_or_default();
+            let seconds = match digits.len() {
+                ..=19 => digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')),
                 _ => u64::MAX,
+            };
+            let ms = if seconds > u64::MAX / 1000 {
+                u64::MAX
+            } else {
+                seconds * 1000
             };
             return Some(Self::Delay(ms));
         }
@@ -390,6 +399,40 @@ mod tests {
         for bad in ["", "-1", "1.5", "soon", "Fri, 31 Dec 1999"] {
             assert_eq!(RetryAfter::parse(bad, NOW), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn long_delays_agree_with_the_server_at_every_length() {
+        // Leading zeros, the largest u64 of seconds that fits in ms, the
+        // first that does not, and lengths around 19 and 20 digits (a
+        // fuzz run found 45 zeros read as "very long" instead of 0).
+        let zeros = "0".repeat(45);
+        let cases = [
+            zeros.as_str(),
+            "000000000000000000000007",
+            "18446744073709551",
+            "18446744073709552",
+            "10000000000000000",
+            "9999999999999999999",
+            "10000000000000000000",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ];
+        for value in cases {
+            let ours = RetryAfter::parse(value, NOW).map(|r| r.delay_ms(NOW));
+            let theirs = submit_guard_protocol_like(value);
+            assert_eq!(ours, Some(theirs), "{value:?}");
+        }
+    }
+
+    /// The server's reading (crates/protocol's `parse_retry_after`, with
+    /// checked arithmetic) of a delay in seconds, in milliseconds.
+    fn submit_guard_protocol_like(value: &str) -> u64 {
+        value
+            .bytes()
+            .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            .map_or(u64::MAX, |s| s.saturating_mul(1000))
     }
 
     #[test]
