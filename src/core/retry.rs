@@ -143,26 +143,22 @@ pub fn http_date_seconds(value: &str, now_ms: u64) -> Option<u64> {
 /// [`http_date_seconds`] on bytes: every field is ASCII, so nothing is
 /// decoded as UTF-8.
 fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
-    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
-    let month_of = |t: &[u8]| MONTHS.chunks(3).position(|m| m == t).map(|i| i as u32 + 1);
-    let mut t = value
-        .split(|b| matches!(b, b' ' | b',' | b'-' | b':'))
-        .filter(|t| !t.is_empty());
-    t.next()?; // the day name
-    let first = t.next()?;
+    let mut t = value;
+    token(&mut t)?; // the day name
+    let first = token(&mut t)?;
     let (year, month, day, h, m, s);
     if let Some(named) = month_of(first) {
         // asctime: "Nov  6 08:49:37 1994"
         month = named;
-        day = number(t.next()?)?;
-        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
-        year = number(t.next()?).filter(|y| *y >= 1000)?;
+        day = number(&mut t)?;
+        (h, m, s) = (number(&mut t)?, number(&mut t)?, number(&mut t)?);
+        year = number(&mut t).filter(|y| *y >= 1000)?;
     } else {
         // IMF-fixdate "06 Nov 1994 08:49:37 GMT", RFC 850 "06-Nov-94 …"
-        day = number(first)?;
-        month = month_of(t.next()?)?;
-        let y = t.next()?;
-        year = match (y.len(), number(y)?) {
+        day = digits(first)?;
+        month = month_of(token(&mut t)?)?;
+        let y = token(&mut t)?;
+        year = match (y.len(), digits(y)?) {
             (4, y) => y,
             // A two-digit year more than 50 years ahead is in the past.
             (2, y) => {
@@ -172,8 +168,8 @@ fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
             }
             _ => return None,
         };
-        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
-        if t.next()? != b"GMT" {
+        (h, m, s) = (number(&mut t)?, number(&mut t)?, number(&mut t)?);
+        if token(&mut t)? != b"GMT" {
             return None;
         }
     }
@@ -185,15 +181,45 @@ fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
         _ => 31,
     };
     // 60 is a leap second, which the arithmetic below folds over.
-    if t.next().is_some() || day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
+    if token(&mut t).is_some() || day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
         return None;
     }
     let at = days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s);
     Some(u64::try_from(at).unwrap_or(0))
 }
 
+/// The next field of an HTTP-date in `rest`, which moves past it: the bytes
+/// up to a separator (space, comma, hyphen or colon), after skipping any.
+fn token<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let separator = |b: &u8| matches!(b, b' ' | b',' | b'-' | b':');
+    while let [first, tail @ ..] = *rest {
+        if !separator(first) {
+            break;
+        }
+        *rest = tail;
+    }
+    let end = rest.iter().position(separator).unwrap_or(rest.len());
+    let (field, tail) = rest.split_at_checked(end)?;
+    *rest = tail;
+    (!field.is_empty()).then_some(field)
+}
+
+/// The month (1–12) a three-letter English abbreviation names.
+fn month_of(field: &[u8]) -> Option<u32> {
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+    MONTHS
+        .chunks(3)
+        .position(|m| m == field)
+        .map(|i| i as u32 + 1)
+}
+
+/// The next field of `rest`, as [`digits`].
+fn number(rest: &mut &[u8]) -> Option<u32> {
+    digits(token(rest)?)
+}
+
 /// One to four decimal digits.
-fn number(text: &[u8]) -> Option<u32> {
+fn digits(text: &[u8]) -> Option<u32> {
     (!text.is_empty() && text.len() <= 4 && text.iter().all(u8::is_ascii_digit))
         .then(|| text.iter().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
 }
