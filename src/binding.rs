@@ -278,8 +278,11 @@ fn identity(what: Option<&str>) -> Option<Fingerprint> {
 
 /// `text` split at its first newline.
 fn line(text: &str) -> Option<(&str, &str)> {
-    let (head, tail) = text.split_at_checked(text.bytes().position(|b| b == b'\n')?)?;
-    Some((head, tail.get(1..)?))
+    let mut at = 0;
+    while *text.as_bytes().get(at)? != b'\n' {
+        at += 1;
+    }
+    Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
 // The driver's events and questions (`js/driver.js` has the same table).
