@@ -105,12 +105,12 @@ impl RetryAfter {
         while let [rest @ .., b' ' | b'\t'] = value {
             value = rest;
         }
-        if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
+        if let Some(seconds) = decimal(value) {
             // More digits than a u64 of milliseconds holds is simply "very
             // long": stop retrying. (Sixteen digits of seconds cannot
             // overflow in milliseconds.)
             let ms = match value.len() {
-                ..=16 => value.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')) * 1000,
+                ..=16 => seconds * 1000,
                 _ => u64::MAX,
             };
             return Some(Self::Delay(ms));
@@ -198,7 +198,10 @@ fn token<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
         }
         *rest = tail;
     }
-    let end = rest.iter().position(separator).unwrap_or(rest.len());
+    let mut end = 0;
+    while rest.get(end).is_some_and(|b| !separator(b)) {
+        end += 1;
+    }
     let (field, tail) = rest.split_at_checked(end)?;
     *rest = tail;
     (!field.is_empty()).then_some(field)
@@ -220,8 +223,23 @@ fn number(rest: &mut &[u8]) -> Option<u32> {
 
 /// One to four decimal digits.
 fn digits(text: &[u8]) -> Option<u32> {
-    (!text.is_empty() && text.len() <= 4 && text.iter().all(u8::is_ascii_digit))
-        .then(|| text.iter().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
+    if text.len() > 4 {
+        return None;
+    }
+    decimal(text).map(|n| n as u32)
+}
+
+/// The value of a non-empty run of decimal digits; wraps past 19 digits,
+/// which callers rule out by length.
+fn decimal(text: &[u8]) -> Option<u64> {
+    let mut n: u64 = 0;
+    for &b in text {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+    }
+    (!text.is_empty()).then_some(n)
 }
 
 /// Days from 1970-01-01 to the given date (negative before it), after
