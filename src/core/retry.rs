@@ -191,20 +191,21 @@ fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
 /// The next field of an HTTP-date in `rest`, which moves past it: the bytes
 /// up to a separator (space, comma, hyphen or colon), after skipping any.
 fn token<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let separator = |b: &u8| matches!(b, b' ' | b',' | b'-' | b':');
-    while let [first, tail @ ..] = *rest {
-        if !separator(first) {
-            break;
-        }
-        *rest = tail;
+    let text = *rest;
+    let field = |at: usize| {
+        text.get(at)
+            .is_some_and(|b| !matches!(b, b' ' | b',' | b'-' | b':'))
+    };
+    let mut start = 0;
+    while start < text.len() && !field(start) {
+        start += 1;
     }
-    let mut end = 0;
-    while rest.get(end).is_some_and(|b| !separator(b)) {
+    let mut end = start;
+    while field(end) {
         end += 1;
     }
-    let (field, tail) = rest.split_at_checked(end)?;
-    *rest = tail;
-    (!field.is_empty()).then_some(field)
+    *rest = text.get(end..)?;
+    text.get(start..end).filter(|field| !field.is_empty())
 }
 
 /// The month (1–12) a three-letter English abbreviation names.
