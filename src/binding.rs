@@ -13,9 +13,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use js_sys::{Function, JsString, Object, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::RequestInit;
 
 use crate::core::key::{self, Fingerprint, KeyLife};
 use crate::core::options::{self, OPTIONS, Options, Problem, Reader};
@@ -23,6 +21,29 @@ use crate::core::retry::RetryAfter;
 use crate::core::state::{
     Begin, Failure, FlightId, Kind, Machine, OnDuplicate, Outcome, Settle, State, Step,
 };
+
+// The JavaScript types the class takes and returns, declared here rather
+// than taken from js-sys and web-sys: nothing but their TypeScript names is
+// used, and js-sys links in an executor's export whose data outlives it.
+#[wasm_bindgen]
+extern "C" {
+    /// A JavaScript object.
+    #[wasm_bindgen(typescript_type = "object")]
+    pub type Object;
+    /// A JavaScript string.
+    #[wasm_bindgen(typescript_type = "string")]
+    pub type JsString;
+    /// A JavaScript promise.
+    #[wasm_bindgen(typescript_type = "Promise<any>")]
+    pub type Promise;
+    /// A JavaScript function.
+    #[wasm_bindgen(typescript_type = "Function")]
+    #[derive(Debug)]
+    pub type Function;
+    /// The `init` argument of `fetch`.
+    #[wasm_bindgen(typescript_type = "RequestInit")]
+    pub type RequestInit;
+}
 
 #[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {

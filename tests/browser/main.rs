@@ -26,7 +26,9 @@ use web_sys::{AbortController, FormData, RequestInit};
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn fetch(guard: &SubmitGuard, url: &str, init: RequestInit) -> Promise {
-    guard.fetch(url.into(), Some(init))
+    guard
+        .fetch(url.into(), Some(init.unchecked_into()))
+        .unchecked_into()
 }
 
 /// Through `guard`, a POST to the tagged QR sessions endpoint for table `t`
@@ -571,7 +573,10 @@ async fn subscribers_hear_every_change_and_can_unsubscribe() {
     let (record, observed) = (states.clone(), g.clone());
     let listener =
         Closure::<dyn FnMut()>::new(move || record.borrow_mut().push(state_of(&observed)));
-    let unsubscribe: Function = g.subscribe(listener.as_ref().clone()).unwrap();
+    let unsubscribe: Function = g
+        .subscribe(listener.as_ref().clone())
+        .unwrap()
+        .unchecked_into();
     settle(open_session(&g, &t, &[])).await.unwrap();
     assert_eq!(states.borrow().first().map(String::as_str), Some("pending"));
     assert_eq!(
@@ -740,7 +745,9 @@ async fn a_readable_stream_body_is_refused_without_locking() {
     init.set_method("POST");
     let stream = web_sys::ReadableStream::new().unwrap();
     init.set_body(&stream);
-    let error = settle(g.fetch("/x".into(), Some(init))).await.unwrap_err();
+    let error = settle(g.fetch("/x".into(), Some(init.unchecked_into())))
+        .await
+        .unwrap_err();
     assert!(error.is_instance_of::<TypeError>());
     assert!(
         prop(&error, "message")

@@ -64,8 +64,8 @@ pub fn post(body: &str, headers: &[(&str, &str)]) -> RequestInit {
 }
 
 /// Awaits a promise, keeping the rejection as a value.
-pub async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(promise).await
+pub async fn settle(promise: impl JsCast) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise.unchecked_into::<Promise>()).await
 }
 
 /// Reads `value[name]`.
@@ -195,12 +195,12 @@ pub fn object(pairs: &[(&str, JsValue)]) -> JsValue {
 
 /// `guard.key` as a Rust string (the class hands JavaScript values over).
 pub fn key_of(guard: &SubmitGuard) -> String {
-    String::from(guard.key())
+    guard.key().as_string().unwrap_or_default()
 }
 
 /// `guard.state` as a Rust string.
 pub fn state_of(guard: &SubmitGuard) -> String {
-    String::from(guard.state())
+    guard.state().as_string().unwrap_or_default()
 }
 
 /// `guard.pending`.
