@@ -52,16 +52,12 @@ pub fn wire_key(key: &str, quote: bool) -> String {
     }
     let mut quoted = String::with_capacity(key.len() + 2);
     quoted.push('"');
-    // `"` and `\` are ASCII, so every split here is at a character boundary.
-    let mut start = 0;
-    for (at, byte) in key.bytes().enumerate() {
-        if byte == b'"' || byte == b'\\' {
-            quoted.push_str(key.get(start..at).unwrap_or_default());
+    for c in key.chars() {
+        if c == '"' || c == '\\' {
             quoted.push('\\');
-            start = at;
         }
+        quoted.push(c);
     }
-    quoted.push_str(key.get(start..).unwrap_or_default());
     quoted.push('"');
     quoted
 }
