@@ -99,8 +99,10 @@ impl SubmitGuard {
         options: Option<Object>,
     ) -> Result<SubmitGuard, JsValue> {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        // The machine gets its key with the options (`READY`); the driver
+        // asks for nothing before.
         let flow = Flow {
-            machine: Machine::new(Default::default(), new_key()),
+            machine: Machine::new(Default::default(), String::new()),
             options: Options::default(),
             reader: Some(Reader::new()),
             wait_ms: 0,
