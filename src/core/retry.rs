@@ -143,36 +143,38 @@ pub fn http_date_seconds(value: &str, now_ms: u64) -> Option<u64> {
 /// [`http_date_seconds`] on bytes: every field is ASCII, so nothing is
 /// decoded as UTF-8.
 fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
-    let mut t = value;
-    token(&mut t)?; // the day name
-    let first = token(&mut t)?;
-    let (year, month, day, h, m, s);
-    if let Some(named) = month_of(first) {
-        // asctime: "Nov  6 08:49:37 1994"
-        month = named;
-        day = number(&mut t)?;
-        (h, m, s) = (number(&mut t)?, number(&mut t)?, number(&mut t)?);
-        year = number(&mut t).filter(|y| *y >= 1000)?;
-    } else {
-        // IMF-fixdate "06 Nov 1994 08:49:37 GMT", RFC 850 "06-Nov-94 …"
-        day = digits(first)?;
-        month = month_of(token(&mut t)?)?;
-        let y = token(&mut t)?;
-        year = match (y.len(), digits(y)?) {
-            (4, y) => y,
-            // A two-digit year more than 50 years ahead is in the past.
-            (2, y) => {
-                let now = year_of_day(now_ms / 86_400_000);
-                let year = now - now % 100 + y;
-                if year > now + 50 { year - 100 } else { year }
-            }
-            _ => return None,
-        };
-        (h, m, s) = (number(&mut t)?, number(&mut t)?, number(&mut t)?);
-        if token(&mut t)? != b"GMT" {
-            return None;
-        }
+    // The fields, the day name first; more than eight is no date.
+    let mut fields: [&[u8]; 8] = [&[]; 8];
+    let mut count = 0;
+    let mut rest = value;
+    while let Some(field) = token(&mut rest) {
+        *fields.get_mut(count)? = field;
+        count += 1;
     }
+    let (year, month, day, [h, m, s]) = match *fields.get(..count)? {
+        // asctime: "Sun Nov  6 08:49:37 1994"
+        [_, month, day, h, m, s, year] => {
+            (digits(year).filter(|y| *y >= 1000)?, month, day, [h, m, s])
+        }
+        // IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850
+        // "Sunday, 06-Nov-94 08:49:37 GMT"
+        [_, day, month, y, h, m, s, b"GMT"] => {
+            let year = match (y.len(), digits(y)?) {
+                (4, y) => y,
+                // A two-digit year more than 50 years ahead is in the past.
+                (2, y) => {
+                    let now = year_of_day(now_ms / 86_400_000);
+                    let year = now - now % 100 + y;
+                    if year > now + 50 { year - 100 } else { year }
+                }
+                _ => return None,
+            };
+            (year, month, day, [h, m, s])
+        }
+        _ => return None,
+    };
+    let (month, day) = (month_of(month)?, digits(day)?);
+    let (h, m, s) = (digits(h)?, digits(m)?, digits(s)?);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days_in_month = match month {
         2 if leap => 29,
@@ -181,7 +183,7 @@ fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
         _ => 31,
     };
     // 60 is a leap second, which the arithmetic below folds over.
-    if token(&mut t).is_some() || day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
+    if day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
         return None;
     }
     let at = days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s);
@@ -215,11 +217,6 @@ fn month_of(field: &[u8]) -> Option<u32> {
         .chunks(3)
         .position(|m| m == field)
         .map(|i| i as u32 + 1)
-}
-
-/// The next field of `rest`, as [`digits`].
-fn number(rest: &mut &[u8]) -> Option<u32> {
-    digits(token(rest)?)
 }
 
 /// One to four decimal digits.
