@@ -25,11 +25,14 @@ pub struct RetryPolicy {
 /// transient server errors.
 pub const DEFAULT_RETRY_ON: [u16; 8] = [408, 409, 425, 429, 500, 502, 503, 504];
 
+/// [`DEFAULT_RETRY_ON`] as a set, made at compile time.
+const DEFAULT_RETRY_SET: StatusSet = StatusSet::of(&DEFAULT_RETRY_ON);
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             retries: 2,
-            retry_on: DEFAULT_RETRY_ON.into_iter().collect(),
+            retry_on: DEFAULT_RETRY_SET,
             backoff_ms: 300,
             max_backoff_ms: 5_000,
             max_retry_after_ms: 60_000,
@@ -48,6 +51,36 @@ impl StatusSet {
     pub const MIN: u16 = 100;
     /// Highest status the set can hold.
     pub const MAX: u16 = 599;
+
+    /// The set of `statuses`, in a constant (statuses outside 100–599 are
+    /// left out, as [`StatusSet::insert`] does).
+    pub const fn of(statuses: &[u16]) -> Self {
+        const fn word(mut statuses: &[u16], word: u16) -> u64 {
+            let mut bits = 0;
+            while let [status, rest @ ..] = statuses {
+                if *status >= StatusSet::MIN
+                    && *status <= StatusSet::MAX
+                    && (*status - StatusSet::MIN) / 64 == word
+                {
+                    bits |= 1 << ((*status - StatusSet::MIN) % 64);
+                }
+                statuses = rest;
+            }
+            bits
+        }
+        Self {
+            bits: [
+                word(statuses, 0),
+                word(statuses, 1),
+                word(statuses, 2),
+                word(statuses, 3),
+                word(statuses, 4),
+                word(statuses, 5),
+                word(statuses, 6),
+                word(statuses, 7),
+            ],
+        }
+    }
 
     fn slot(status: u16) -> Option<(usize, u64)> {
         (Self::MIN..=Self::MAX).contains(&status).then(|| {
@@ -492,6 +525,12 @@ mod tests {
     }
 
     proptest! {
+        /// The compile-time set holds exactly what inserting one by one does.
+        #[test]
+        fn a_constant_set_equals_the_inserted_one(statuses in proptest::collection::vec(0u16..700, 0..20)) {
+            prop_assert_eq!(StatusSet::of(&statuses), statuses.iter().copied().collect::<StatusSet>());
+        }
+
         /// Agrees with the `httpdate` crate (a test-only dependency) on every
         /// date it formats, and never panics on any text.
         #[test]
