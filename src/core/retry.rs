@@ -25,18 +25,21 @@ pub struct RetryPolicy {
 /// transient server errors.
 pub const DEFAULT_RETRY_ON: [u16; 8] = [408, 409, 425, 429, 500, 502, 503, 504];
 
-/// [`DEFAULT_RETRY_ON`] as a set, made at compile time.
-const DEFAULT_RETRY_SET: StatusSet = StatusSet::of(&DEFAULT_RETRY_ON);
+impl RetryPolicy {
+    /// The defaults, as a constant: the `retryOn` set is made at compile
+    /// time rather than inserted status by status.
+    pub const DEFAULT: Self = Self {
+        retries: 2,
+        retry_on: StatusSet::of(&DEFAULT_RETRY_ON),
+        backoff_ms: 300,
+        max_backoff_ms: 5_000,
+        max_retry_after_ms: 60_000,
+    };
+}
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            retries: 2,
-            retry_on: DEFAULT_RETRY_SET,
-            backoff_ms: 300,
-            max_backoff_ms: 5_000,
-            max_retry_after_ms: 60_000,
-        }
+        Self::DEFAULT
     }
 }
 
