@@ -27,9 +27,6 @@ use crate::core::state::{
 // used, and js-sys links in an executor's export whose data outlives it.
 #[wasm_bindgen]
 extern "C" {
-    /// A JavaScript object.
-    #[wasm_bindgen(typescript_type = "object")]
-    pub type Object;
     /// A JavaScript string.
     #[wasm_bindgen(typescript_type = "string")]
     pub type JsString;
@@ -96,9 +93,8 @@ impl SubmitGuard {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "SubmitGuardOptions | null")]
-        options: Option<Object>,
+        options: JsValue,
     ) -> Result<SubmitGuard, JsValue> {
-        let options: JsValue = options.map_or(JsValue::UNDEFINED, JsValue::from);
         // The machine gets its key with the options (`READY`); the driver
         // asks for nothing before.
         let flow = Flow {

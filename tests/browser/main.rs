@@ -113,7 +113,8 @@ fn options_are_checked_with_errors_naming_the_option() {
     let error = guard_error(JsValue::from("fast"));
     assert!(error.is_instance_of::<TypeError>());
     // No options, null and undefined values all mean the defaults.
-    let g = SubmitGuard::new(None).unwrap();
+    let g = SubmitGuard::new(JsValue::UNDEFINED).unwrap();
+    assert!(SubmitGuard::new(JsValue::NULL).is_ok());
     assert!(is_uuid_v4(&key_of(&g)), "{}", key_of(&g));
     assert_eq!(
         (state_of(&g).as_str(), pending_of(&g), attempts_of(&g)),
@@ -124,7 +125,7 @@ fn options_are_checked_with_errors_naming_the_option() {
 }
 
 fn guard_error_free(options: JsValue) {
-    assert!(SubmitGuard::new(Some(options.unchecked_into())).is_ok());
+    assert!(SubmitGuard::new(options).is_ok());
 }
 
 #[wasm_bindgen_test]
@@ -672,10 +673,7 @@ async fn the_fetch_option_is_called_with_the_keyed_request() {
             Promise::resolve(&JsValue::from(response))
         },
     );
-    let g = SubmitGuard::new(Some(
-        object(&[("fetch", fake.as_ref().clone())]).unchecked_into(),
-    ))
-    .unwrap();
+    let g = SubmitGuard::new(object(&[("fetch", fake.as_ref().clone())])).unwrap();
     let key = key_of(&g);
     settle(fetch(&g, "https://example.invalid/submit", post("{}", &[])))
         .await
@@ -721,12 +719,7 @@ async fn a_task_or_the_fetch_option_may_abort_or_reset_its_own_guard() {
         let response = web_sys::Response::new_with_opt_str(Some("{}")).unwrap();
         Promise::resolve(&JsValue::from(response))
     });
-    let g = Rc::new(
-        SubmitGuard::new(Some(
-            object(&[("fetch", resetting.as_ref().clone())]).unchecked_into(),
-        ))
-        .unwrap(),
-    );
+    let g = Rc::new(SubmitGuard::new(object(&[("fetch", resetting.as_ref().clone())])).unwrap());
     *slot.borrow_mut() = Some(g.clone());
     let key = key_of(&g);
     let call = fetch(&g, "https://example.invalid/submit", post("{}", &[]));

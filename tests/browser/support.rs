@@ -33,12 +33,12 @@ pub fn sessions_url(tag: &str) -> String {
 
 /// A guard made from options written as JSON.
 pub fn guard(options: &str) -> SubmitGuard {
-    SubmitGuard::new(Some(JSON::parse(options).unwrap().unchecked_into())).unwrap()
+    SubmitGuard::new(JSON::parse(options).unwrap()).unwrap()
 }
 
 /// `new SubmitGuard(options)`'s error for options written as a JS value.
 pub fn guard_error(options: JsValue) -> JsValue {
-    match SubmitGuard::new(Some(options.clone().unchecked_into())) {
+    match SubmitGuard::new(options.clone()) {
         Ok(_) => panic!(
             "expected {} to be refused",
             js_sys::JSON::stringify(&options)
