@@ -13,9 +13,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::RequestInit;
 
 use crate::core::key::{self, Fingerprint, KeyLife};
 use crate::core::options::{self, OPTIONS, Options, Problem, Reader};
@@ -23,6 +21,26 @@ use crate::core::retry::RetryAfter;
 use crate::core::state::{
     Begin, Failure, FlightId, Kind, Machine, OnDuplicate, Outcome, Settle, State, Step,
 };
+
+// The JavaScript types the class takes and returns, declared here rather
+// than taken from js-sys and web-sys: nothing but their TypeScript names is
+// used, and js-sys links in an executor's export whose data outlives it.
+#[wasm_bindgen]
+extern "C" {
+    /// A JavaScript string.
+    #[wasm_bindgen(typescript_type = "string")]
+    pub type JsString;
+    /// A JavaScript promise.
+    #[wasm_bindgen(typescript_type = "Promise<any>")]
+    pub type Promise;
+    /// A JavaScript function.
+    #[wasm_bindgen(typescript_type = "Function")]
+    #[derive(Debug)]
+    pub type Function;
+    /// The `init` argument of `fetch`.
+    #[wasm_bindgen(typescript_type = "RequestInit")]
+    pub type RequestInit;
+}
 
 #[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {
@@ -75,11 +93,12 @@ impl SubmitGuard {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "SubmitGuardOptions | null")]
-        options: Option<Object>,
+        options: JsValue,
     ) -> Result<SubmitGuard, JsValue> {
-        let options: JsValue = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        // The machine gets its key with the options (`READY`); the driver
+        // asks for nothing before.
         let flow = Flow {
-            machine: Machine::new(Default::default(), new_key()),
+            machine: Machine::new(Default::default(), String::new()),
             options: Options::default(),
             reader: Some(Reader::new()),
             wait_ms: 0,
@@ -276,8 +295,11 @@ fn identity(what: Option<&str>) -> Option<Fingerprint> {
 
 /// `text` split at its first newline.
 fn line(text: &str) -> Option<(&str, &str)> {
-    let (head, tail) = text.split_at_checked(text.bytes().position(|b| b == b'\n')?)?;
-    Some((head, tail.get(1..)?))
+    let mut at = 0;
+    while *text.as_bytes().get(at)? != b'\n' {
+        at += 1;
+    }
+    Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
 // The driver's events and questions (`js/driver.js` has the same table).

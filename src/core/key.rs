@@ -15,7 +15,8 @@ use fnv::FnvHasher;
 
 /// The lower-case hex digit for the low four bits of `n`.
 fn hex(n: u64) -> char {
-    char::from_digit((n & 0xf) as u32, 16).unwrap_or('0')
+    let digit = (n & 0xf) as u8;
+    char::from(if digit < 10 { b'0' } else { b'a' - 10 } + digit)
 }
 
 /// Formats 16 random bytes as a UUID version 4 key: 36 characters, hyphenated,
@@ -51,16 +52,12 @@ pub fn wire_key(key: &str, quote: bool) -> String {
     }
     let mut quoted = String::with_capacity(key.len() + 2);
     quoted.push('"');
-    // `"` and `\` are ASCII, so every split here is at a character boundary.
-    let mut start = 0;
-    for (at, byte) in key.bytes().enumerate() {
-        if byte == b'"' || byte == b'\\' {
-            quoted.push_str(key.get(start..at).unwrap_or_default());
+    for c in key.chars() {
+        if c == '"' || c == '\\' {
             quoted.push('\\');
-            start = at;
         }
+        quoted.push(c);
     }
-    quoted.push_str(key.get(start..).unwrap_or_default());
     quoted.push('"');
     quoted
 }
@@ -69,8 +66,12 @@ pub fn wire_key(key: &str, quote: bool) -> String {
 /// absolute URL and its payload as the driver reads it (`payloadOf`).
 pub fn fingerprint(method: &str, url: &str, payload: &str) -> Fingerprint {
     let mut hash = FingerprintBuilder::new();
-    hash.part(Part::Method, method.to_ascii_uppercase().as_bytes())
-        .part(Part::Url, url.as_bytes())
+    // Upper-cased a byte at a time as it is hashed: no copy is allocated.
+    hash.begin(Part::Method, method.len() as u64);
+    for byte in method.bytes() {
+        hash.write(&[byte.to_ascii_uppercase()]);
+    }
+    hash.part(Part::Url, url.as_bytes())
         .part(Part::Text, payload.as_bytes());
     hash.finish()
 }
@@ -85,7 +86,11 @@ pub struct Fingerprint(pub u64);
 impl Fingerprint {
     /// The fingerprint as 16 lower-case hex digits, for storage.
     pub fn to_hex(self) -> String {
-        (0..16).rev().map(|i| hex(self.0 >> (i * 4))).collect()
+        let mut text = String::with_capacity(16);
+        for i in (0..16).rev() {
+            text.push(hex(self.0 >> (i * 4)));
+        }
+        text
     }
 
     /// Parses what [`Fingerprint::to_hex`] wrote.

@@ -302,15 +302,16 @@ impl Reader {
     /// Option `ix` given a number.
     pub fn number(&mut self, ix: usize, value: f64) -> Result<(), Problem> {
         Self::expect(ix, Type::Number)?;
+        let value = integer(value, if ix == RETRIES { 10 } else { MAX_TIMER_MS })?;
         let o = &mut self.options;
         let p = &mut o.settings.policy;
-        match ix {
-            TIMEOUT_MS => o.timeout_ms = integer(value, MAX_TIMER_MS)?,
-            RETRIES => p.retries = integer(value, 10)?,
-            BACKOFF_MS => p.backoff_ms = integer(value, MAX_TIMER_MS)?,
-            MAX_BACKOFF_MS => p.max_backoff_ms = integer(value, MAX_TIMER_MS)?,
-            _ => p.max_retry_after_ms = integer(value, MAX_TIMER_MS)?,
-        }
+        *match ix {
+            TIMEOUT_MS => &mut o.timeout_ms,
+            RETRIES => &mut p.retries,
+            BACKOFF_MS => &mut p.backoff_ms,
+            MAX_BACKOFF_MS => &mut p.max_backoff_ms,
+            _ => &mut p.max_retry_after_ms,
+        } = value;
         Ok(())
     }
 

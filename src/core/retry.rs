@@ -25,15 +25,21 @@ pub struct RetryPolicy {
 /// transient server errors.
 pub const DEFAULT_RETRY_ON: [u16; 8] = [408, 409, 425, 429, 500, 502, 503, 504];
 
+impl RetryPolicy {
+    /// The defaults, as a constant: the `retryOn` set is made at compile
+    /// time rather than inserted status by status.
+    pub const DEFAULT: Self = Self {
+        retries: 2,
+        retry_on: StatusSet::of(&DEFAULT_RETRY_ON),
+        backoff_ms: 300,
+        max_backoff_ms: 5_000,
+        max_retry_after_ms: 60_000,
+    };
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            retries: 2,
-            retry_on: DEFAULT_RETRY_ON.into_iter().collect(),
-            backoff_ms: 300,
-            max_backoff_ms: 5_000,
-            max_retry_after_ms: 60_000,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -48,6 +54,36 @@ impl StatusSet {
     pub const MIN: u16 = 100;
     /// Highest status the set can hold.
     pub const MAX: u16 = 599;
+
+    /// The set of `statuses`, in a constant (statuses outside 100–599 are
+    /// left out, as [`StatusSet::insert`] does).
+    pub const fn of(statuses: &[u16]) -> Self {
+        const fn word(mut statuses: &[u16], word: u16) -> u64 {
+            let mut bits = 0;
+            while let [status, rest @ ..] = statuses {
+                if *status >= StatusSet::MIN
+                    && *status <= StatusSet::MAX
+                    && (*status - StatusSet::MIN) / 64 == word
+                {
+                    bits |= 1 << ((*status - StatusSet::MIN) % 64);
+                }
+                statuses = rest;
+            }
+            bits
+        }
+        Self {
+            bits: [
+                word(statuses, 0),
+                word(statuses, 1),
+                word(statuses, 2),
+                word(statuses, 3),
+                word(statuses, 4),
+                word(statuses, 5),
+                word(statuses, 6),
+                word(statuses, 7),
+            ],
+        }
+    }
 
     fn slot(status: u16) -> Option<(usize, u64)> {
         (Self::MIN..=Self::MAX).contains(&status).then(|| {
@@ -105,19 +141,14 @@ impl RetryAfter {
         while let [rest @ .., b' ' | b'\t'] = value {
             value = rest;
         }
-        if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
+        if let Some(seconds) = decimal(value) {
             // More seconds than a u64 of milliseconds holds is simply "very
             // long": stop retrying. Leading zeros say nothing; nineteen
-            // digits always fit a u64, twenty never fit once multiplied by
-            // 1000. (Compared rather than checked, which in WebAssembly costs
-            // a 128-bit multiply.)
-            let start = value.iter().position(|&d| d != b'0').unwrap_or(value.len());
-            let digits = value.get(start..).unwrap_or_default();
-            let seconds = match digits.len() {
-                ..=19 => digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')),
-                _ => u64::MAX,
-            };
-            let ms = if seconds > u64::MAX / 1000 {
+            // significant digits always fit a u64 (`decimal` wraps beyond),
+            // twenty never fit once multiplied by 1000. (Compared rather
+            // than checked, which in WebAssembly costs a 128-bit multiply.)
+            let significant = value.len() - value.iter().take_while(|&&d| d == b'0').count();
+            let ms = if significant > 19 || seconds > u64::MAX / 1000 {
                 u64::MAX
             } else {
                 seconds * 1000
@@ -152,40 +183,38 @@ pub fn http_date_seconds(value: &str, now_ms: u64) -> Option<u64> {
 /// [`http_date_seconds`] on bytes: every field is ASCII, so nothing is
 /// decoded as UTF-8.
 fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
-    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
-    let month_of = |t: &[u8]| MONTHS.chunks(3).position(|m| m == t).map(|i| i as u32 + 1);
-    let mut t = value
-        .split(|b| matches!(b, b' ' | b',' | b'-' | b':'))
-        .filter(|t| !t.is_empty());
-    t.next()?; // the day name
-    let first = t.next()?;
-    let (year, month, day, h, m, s);
-    if let Some(named) = month_of(first) {
-        // asctime: "Nov  6 08:49:37 1994"
-        month = named;
-        day = number(t.next()?)?;
-        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
-        year = number(t.next()?).filter(|y| *y >= 1000)?;
-    } else {
-        // IMF-fixdate "06 Nov 1994 08:49:37 GMT", RFC 850 "06-Nov-94 …"
-        day = number(first)?;
-        month = month_of(t.next()?)?;
-        let y = t.next()?;
-        year = match (y.len(), number(y)?) {
-            (4, y) => y,
-            // A two-digit year more than 50 years ahead is in the past.
-            (2, y) => {
-                let now = year_of_day(now_ms / 86_400_000);
-                let year = now - now % 100 + y;
-                if year > now + 50 { year - 100 } else { year }
-            }
-            _ => return None,
-        };
-        (h, m, s) = (number(t.next()?)?, number(t.next()?)?, number(t.next()?)?);
-        if t.next()? != b"GMT" {
-            return None;
-        }
+    // The fields, the day name first; more than eight is no date.
+    let mut fields: [&[u8]; 8] = [&[]; 8];
+    let mut count = 0;
+    let mut rest = value;
+    while let Some(field) = token(&mut rest) {
+        *fields.get_mut(count)? = field;
+        count += 1;
     }
+    let (year, month, day, [h, m, s]) = match *fields.get(..count)? {
+        // asctime: "Sun Nov  6 08:49:37 1994"
+        [_, month, day, h, m, s, year] => {
+            (digits(year).filter(|y| *y >= 1000)?, month, day, [h, m, s])
+        }
+        // IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850
+        // "Sunday, 06-Nov-94 08:49:37 GMT"
+        [_, day, month, y, h, m, s, b"GMT"] => {
+            let year = match (y.len(), digits(y)?) {
+                (4, y) => y,
+                // A two-digit year more than 50 years ahead is in the past.
+                (2, y) => {
+                    let now = year_of_day(now_ms / 86_400_000);
+                    let year = now - now % 100 + y;
+                    if year > now + 50 { year - 100 } else { year }
+                }
+                _ => return None,
+            };
+            (year, month, day, [h, m, s])
+        }
+        _ => return None,
+    };
+    let (month, day) = (month_of(month)?, digits(day)?);
+    let (h, m, s) = (digits(h)?, digits(m)?, digits(s)?);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days_in_month = match month {
         2 if leap => 29,
@@ -194,17 +223,61 @@ fn http_date(value: &[u8], now_ms: u64) -> Option<u64> {
         _ => 31,
     };
     // 60 is a leap second, which the arithmetic below folds over.
-    if t.next().is_some() || day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
+    if day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
         return None;
     }
     let at = days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s);
     Some(u64::try_from(at).unwrap_or(0))
 }
 
+/// The next field of an HTTP-date in `rest`, which moves past it: the bytes
+/// up to a separator (space, comma, hyphen or colon), after skipping any.
+fn token<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let text = *rest;
+    let field = |at: usize| {
+        text.get(at)
+            .is_some_and(|b| !matches!(b, b' ' | b',' | b'-' | b':'))
+    };
+    let mut start = 0;
+    while start < text.len() && !field(start) {
+        start += 1;
+    }
+    let mut end = start;
+    while field(end) {
+        end += 1;
+    }
+    *rest = text.get(end..)?;
+    text.get(start..end).filter(|field| !field.is_empty())
+}
+
+/// The month (1–12) a three-letter English abbreviation names.
+fn month_of(field: &[u8]) -> Option<u32> {
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+    MONTHS
+        .chunks(3)
+        .position(|m| m == field)
+        .map(|i| i as u32 + 1)
+}
+
 /// One to four decimal digits.
-fn number(text: &[u8]) -> Option<u32> {
-    (!text.is_empty() && text.len() <= 4 && text.iter().all(u8::is_ascii_digit))
-        .then(|| text.iter().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
+fn digits(text: &[u8]) -> Option<u32> {
+    if text.len() > 4 {
+        return None;
+    }
+    decimal(text).map(|n| n as u32)
+}
+
+/// The value of a non-empty run of decimal digits; wraps past 19 digits,
+/// which callers rule out by length.
+fn decimal(text: &[u8]) -> Option<u64> {
+    let mut n: u64 = 0;
+    for &b in text {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+    }
+    (!text.is_empty()).then_some(n)
 }
 
 /// Days from 1970-01-01 to the given date (negative before it), after
@@ -431,7 +504,9 @@ mod tests {
     fn submit_guard_protocol_like(value: &str) -> u64 {
         value
             .bytes()
-            .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            .try_fold(0u64, |n, d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
             .map_or(u64::MAX, |s| s.saturating_mul(1000))
     }
 
@@ -493,6 +568,12 @@ mod tests {
     }
 
     proptest! {
+        /// The compile-time set holds exactly what inserting one by one does.
+        #[test]
+        fn a_constant_set_equals_the_inserted_one(statuses in proptest::collection::vec(0u16..700, 0..20)) {
+            prop_assert_eq!(StatusSet::of(&statuses), statuses.iter().copied().collect::<StatusSet>());
+        }
+
         /// Agrees with the `httpdate` crate (a test-only dependency) on every
         /// date it formats, and never panics on any text.
         #[test]

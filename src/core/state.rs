@@ -198,13 +198,18 @@ pub struct Settings {
     pub throw_http_errors: bool,
 }
 
+impl Settings {
+    /// The defaults, as a constant.
+    pub const DEFAULT: Self = Self {
+        policy: RetryPolicy::DEFAULT,
+        on_duplicate: OnDuplicate::Share,
+        throw_http_errors: true,
+    };
+}
+
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            policy: RetryPolicy::default(),
-            on_duplicate: OnDuplicate::Share,
-            throw_http_errors: true,
-        }
+        Self::DEFAULT
     }
 }
 

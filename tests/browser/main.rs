@@ -26,7 +26,9 @@ use web_sys::{AbortController, FormData, RequestInit};
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn fetch(guard: &SubmitGuard, url: &str, init: RequestInit) -> Promise {
-    guard.fetch(url.into(), Some(init))
+    guard
+        .fetch(url.into(), Some(init.unchecked_into()))
+        .unchecked_into()
 }
 
 /// Through `guard`, a POST to the tagged QR sessions endpoint for table `t`
@@ -111,7 +113,7 @@ fn options_are_checked_with_errors_naming_the_option() {
     let error = guard_error(JsValue::from("fast"));
     assert!(error.is_instance_of::<TypeError>());
     // No options, null and undefined values all mean the defaults.
-    let g = SubmitGuard::new(None).unwrap();
+    let g = SubmitGuard::new(JsValue::UNDEFINED).unwrap();
     assert!(is_uuid_v4(&g.key()), "{}", g.key());
     assert_eq!(
         (g.state().as_str(), g.pending(), g.attempts()),
@@ -122,7 +124,7 @@ fn options_are_checked_with_errors_naming_the_option() {
 }
 
 fn guard_error_free(options: JsValue) {
-    assert!(SubmitGuard::new(Some(options.unchecked_into())).is_ok());
+    assert!(SubmitGuard::new(options).is_ok());
 }
 
 #[wasm_bindgen_test]
@@ -570,7 +572,10 @@ async fn subscribers_hear_every_change_and_can_unsubscribe() {
     let states = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let (record, observed) = (states.clone(), g.clone());
     let listener = Closure::<dyn FnMut()>::new(move || record.borrow_mut().push(observed.state()));
-    let unsubscribe: Function = g.subscribe(listener.as_ref().clone()).unwrap();
+    let unsubscribe: Function = g
+        .subscribe(listener.as_ref().clone())
+        .unwrap()
+        .unchecked_into();
     settle(open_session(&g, &t, &[])).await.unwrap();
     assert_eq!(states.borrow().first().map(String::as_str), Some("pending"));
     assert_eq!(
@@ -666,10 +671,7 @@ async fn the_fetch_option_is_called_with_the_keyed_request() {
             Promise::resolve(&JsValue::from(response))
         },
     );
-    let g = SubmitGuard::new(Some(
-        object(&[("fetch", fake.as_ref().clone())]).unchecked_into(),
-    ))
-    .unwrap();
+    let g = SubmitGuard::new(object(&[("fetch", fake.as_ref().clone())]).into()).unwrap();
     let key = g.key();
     settle(fetch(&g, "https://example.invalid/submit", post("{}", &[])))
         .await
@@ -715,12 +717,8 @@ async fn a_task_or_the_fetch_option_may_abort_or_reset_its_own_guard() {
         let response = web_sys::Response::new_with_opt_str(Some("{}")).unwrap();
         Promise::resolve(&JsValue::from(response))
     });
-    let g = Rc::new(
-        SubmitGuard::new(Some(
-            object(&[("fetch", resetting.as_ref().clone())]).unchecked_into(),
-        ))
-        .unwrap(),
-    );
+    let g =
+        Rc::new(SubmitGuard::new(object(&[("fetch", resetting.as_ref().clone())]).into()).unwrap());
     *slot.borrow_mut() = Some(g.clone());
     let key = g.key();
     let call = fetch(&g, "https://example.invalid/submit", post("{}", &[]));
@@ -739,7 +737,9 @@ async fn a_readable_stream_body_is_refused_without_locking() {
     init.set_method("POST");
     let stream = web_sys::ReadableStream::new().unwrap();
     init.set_body(&stream);
-    let error = settle(g.fetch("/x".into(), Some(init))).await.unwrap_err();
+    let error = settle(g.fetch("/x".into(), Some(init.unchecked_into())))
+        .await
+        .unwrap_err();
     assert!(error.is_instance_of::<TypeError>());
     assert!(
         prop(&error, "message")

@@ -33,12 +33,12 @@ pub fn sessions_url(tag: &str) -> String {
 
 /// A guard made from options written as JSON.
 pub fn guard(options: &str) -> SubmitGuard {
-    SubmitGuard::new(Some(JSON::parse(options).unwrap().unchecked_into())).unwrap()
+    SubmitGuard::new(JSON::parse(options).unwrap()).unwrap()
 }
 
 /// `new SubmitGuard(options)`'s error for options written as a JS value.
 pub fn guard_error(options: JsValue) -> JsValue {
-    match SubmitGuard::new(Some(options.clone().unchecked_into())) {
+    match SubmitGuard::new(options.clone()) {
         Ok(_) => panic!(
             "expected {} to be refused",
             js_sys::JSON::stringify(&options)
@@ -63,9 +63,10 @@ pub fn post(body: &str, headers: &[(&str, &str)]) -> RequestInit {
     init
 }
 
-/// Awaits a promise, keeping the rejection as a value.
-pub async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(promise).await
+/// Awaits a promise (js-sys's, or the one the guard's methods return),
+/// keeping the rejection as a value.
+pub async fn settle(promise: impl Into<JsValue>) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise.into().unchecked_into::<Promise>()).await
 }
 
 /// Reads `value[name]`.
