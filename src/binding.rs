@@ -219,7 +219,9 @@ impl Drop for SubmitGuard {
     /// listeners are dropped. A submission in flight still settles and an
     /// attached form stays guarded until detached: the driver holds them.
     fn drop(&mut self) {
-        self.call(DISPOSE, JsValue::UNDEFINED);
+        // Through the catching import, which the package has anyway (the
+        // driver's dispose throws nothing).
+        let _ = act(&self.driver, DISPOSE, JsValue::UNDEFINED, JsValue::UNDEFINED);
     }
 }
 
