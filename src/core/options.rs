@@ -162,18 +162,17 @@ impl Problem {
     /// byte, its argument (suggestion + 1, expected type, maximum, or the
     /// needing option) above it.
     pub fn code(self) -> u64 {
-        let (kind, arg): (u64, u64) = match self {
-            Self::Unknown { suggestion } => (1, suggestion.map_or(0, |s| s as u64 + 1)),
-            Self::Type { expected } => (2, expected as u64),
-            Self::Integer { max } => (3, u64::from(max)),
-            Self::Status => (4, 0),
-            Self::Token => (5, 0),
-            Self::OnDuplicate => (6, 0),
-            Self::Empty => (7, 0),
-            Self::Needs { by } => (8, by as u64),
-            Self::TooLong { max } => (9, u64::from(max)),
-        };
-        kind | (arg << 8)
+        match self {
+            Self::Unknown { suggestion } => 1 | (suggestion.map_or(0, |s| s as u64 + 1) << 8),
+            Self::Type { expected } => 2 | ((expected as u64) << 8),
+            Self::Integer { max } => 3 | (u64::from(max) << 8),
+            Self::Status => 4,
+            Self::Token => 5,
+            Self::OnDuplicate => 6,
+            Self::Empty => 7,
+            Self::Needs { by } => 8 | ((by as u64) << 8),
+            Self::TooLong { max } => 9 | (u64::from(max) << 8),
+        }
     }
 }
 
