@@ -130,8 +130,9 @@ export function KeyComponent(): string {
   return `${state} ${pending} ${attempts} ${key ?? ""}`;
 }
 
-// The README's React 19 action example: the payload is the form's FormData
-// without an annotation.
+// A React 19 action that throws (the README's example returns an error state
+// instead; tests/e2e/types.test.mjs compiles it): the payload is the form's
+// FormData without an annotation.
 export function ActionComponent(): boolean {
   const [org, action, pending] = useGuardedActionState<{ id: string } | null>(async (_previous, formData, { key }) => {
     const response = await fetch("/api/orgs", { method: "POST", headers: { "idempotency-key": key }, body: formData });
