@@ -221,7 +221,12 @@ impl Drop for SubmitGuard {
     fn drop(&mut self) {
         // Through the catching import, which the package has anyway (the
         // driver's dispose throws nothing).
-        let _ = act(&self.driver, DISPOSE, JsValue::UNDEFINED, JsValue::UNDEFINED);
+        let _ = act(
+            &self.driver,
+            DISPOSE,
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+        );
     }
 }
 

@@ -671,7 +671,7 @@ async fn the_fetch_option_is_called_with_the_keyed_request() {
             Promise::resolve(&JsValue::from(response))
         },
     );
-    let g = SubmitGuard::new(object(&[("fetch", fake.as_ref().clone())]).into()).unwrap();
+    let g = SubmitGuard::new(object(&[("fetch", fake.as_ref().clone())])).unwrap();
     let key = g.key();
     settle(fetch(&g, "https://example.invalid/submit", post("{}", &[])))
         .await
@@ -717,8 +717,7 @@ async fn a_task_or_the_fetch_option_may_abort_or_reset_its_own_guard() {
         let response = web_sys::Response::new_with_opt_str(Some("{}")).unwrap();
         Promise::resolve(&JsValue::from(response))
     });
-    let g =
-        Rc::new(SubmitGuard::new(object(&[("fetch", resetting.as_ref().clone())]).into()).unwrap());
+    let g = Rc::new(SubmitGuard::new(object(&[("fetch", resetting.as_ref().clone())])).unwrap());
     *slot.borrow_mut() = Some(g.clone());
     let key = g.key();
     let call = fetch(&g, "https://example.invalid/submit", post("{}", &[]));
