@@ -146,9 +146,13 @@ export function useSubmitGuardState(guard) {
  * each settles with the one result.
  *
  * `action(previousState, payload, { key, signal, attempt })` sends the
- * request itself with `key` in its `Idempotency-Key` header; it is retried
- * with the same key like any `run` task. Returns
- * `[state, dispatch, isPending, guard]`.
+ * request itself with `key` in its `Idempotency-Key` header and `signal` as
+ * its abort signal. Like any `run` task it is retried with the same key only
+ * when an attempt times out (`timeoutMs`), not on an error status: what it
+ * returns, an error state included, is a success, after which the key is
+ * replaced; what it throws is a failure that keeps the key (and reaches
+ * React's nearest error boundary). Returns `[state, dispatch, isPending,
+ * guard]`.
  */
 export function useGuardedActionState(action, initialState, options) {
   const guard = useSubmitGuard(options);
