@@ -592,7 +592,9 @@ async function chooseKey(ctl, flight, job, holder) {
     }
   }
   const record = holder?.record;
-  const what = job.task ? undefined : `${job.method}\n${job.url}\n${payload}`;
+  // What it sends, when that is not what it began with (a Blob's or a
+  // Request's contents, read since): the core has the rest already.
+  const what = job.task || payload === job.identity ? undefined : `${job.method}\n${job.url}\n${payload}`;
   if (record) flow.on(RECORDED, 0, 0, 0, 0, `${record.key}\n${record.payload ?? ""}`);
   if (!change(ctl, () => flow.on(KEY_FOR, flight.id, mine === undefined ? -1 : +mine, 0, 0, what))) throw STOPPED;
   holder?.started(flow.text(0), flow.text(4));

@@ -512,13 +512,15 @@ impl Flow {
 
     /// `KEY_FOR`: the key `flight` sends with; answers 1 with the header
     /// value in `text(5)`, or 0 when the flight has ended. `what` is what it
-    /// sends (absent for a `run` task); `mine` (1 or 0; -1 when unknown)
+    /// sends (absent for a `run` task, and when it is what the flight began
+    /// with); `mine` (1 or 0; -1 when unknown)
     /// says, with `persist`, whether this tab wrote the restored key. A key
     /// another tab recorded for the form (`RECORDED`: the key and the
     /// fingerprint it was sent with, joined by a newline) is used up here.
     fn key_for(&mut self, id: FlightId, mine: f64, what: Option<&str>) -> u32 {
-        let payload = identity(what);
         let m = &mut self.machine;
+        // Without `what`, the flight sends what it began with (`BEGIN`).
+        let payload = identity(what).or_else(|| m.identity(id));
         if mine >= 0.0 {
             m.restored_owner(id, mine > 0.0, new_key);
         }

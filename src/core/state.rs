@@ -293,6 +293,12 @@ impl Machine {
         self.flight.map(|f| (f.id, f.kind))
     }
 
+    /// What flight `id` sends, as it began (`None` for a `run` task, or when
+    /// the flight has ended).
+    pub fn identity(&self, id: FlightId) -> Option<Fingerprint> {
+        self.current(id).and_then(|f| f.identity)
+    }
+
     /// Grows by one on every observable change (state, key or attempts); the
     /// binding compares it before and after an event to notify subscribers.
     pub fn version(&self) -> u64 {
