@@ -430,7 +430,7 @@ function prepare(input, init) {
   const body = init?.body;
   if (typeof ReadableStream === "function" && body instanceof ReadableStream) {
     throw new TypeError(
-      "submit-guard: a ReadableStream body can be sent only once, so it can be neither retried nor fingerprinted; pass a string, FormData, URLSearchParams, Blob or ArrayBuffer",
+      "submit-guard: a ReadableStream body can be read only once, so it cannot be retried or fingerprinted; pass a string, FormData, URLSearchParams, Blob or ArrayBuffer",
     );
   }
   const isRequest = typeof Request === "function" && input instanceof Request;

@@ -47,6 +47,25 @@ if (!js.slice(0, loader).includes("function __wbg_finalize_init(instance, module
 js = js.slice(0, loader);
 
 js = replaceOnce(js, "export class Flow {", "class Flow {", "Flow class");
+// Flow is internal: freed only by its FinalizationRegistry (the driver drops
+// it), so its free(), __destroy_into_raw() and Symbol.dispose go.
+js = replaceOnce(
+  js,
+  `    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        FlowFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_flow_free(ptr, 0);
+    }
+`,
+  "",
+  "Flow free()",
+);
+js = replaceOnce(js, "if (Symbol.dispose) Flow.prototype[Symbol.dispose] = Flow.prototype.free;\n", "", "Flow Symbol.dispose");
 js = replaceOnce(
   js,
   "export class SubmitGuard {",
