@@ -122,7 +122,7 @@ export function figures({ bundle, client, e2e, server }, config) {
       details: [
         row("  import() (fetch + parse + evaluate of the module and driver)", startup.import),
         row("  first new SubmitGuard() (sync compile + instantiate of the wasm)", startup.firstGuard),
-        row("    of which, timed apart: decoding the embedded base64", startup.decode),
+        row("    of which, timed apart: decoding the embedded literal", startup.decode),
         row("    of which, timed apart: new WebAssembly.Module (compile)", startup.compile),
         row("  a later new SubmitGuard()", startup.secondGuard),
       ],

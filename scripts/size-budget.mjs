@@ -15,7 +15,7 @@ export const BUDGET = 20 * 1024;
 
 const pkg = process.argv[2] ?? "pkg";
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
-const kb = (n) => (n / 1024).toFixed(1) + " KB";
+const kb = (n) => (n / 1024).toFixed(2) + " KiB";
 
 /** Every file of the package's main entry as shipped (entry and snippets). */
 function shipped(dir) {
@@ -46,7 +46,7 @@ const total = gz(minified);
 const wasmBytes = decode(readFileSync(join(pkg, "submit_guard.js"), "utf8"));
 
 console.log(
-  `size: ${kb(total)} gzip -9 bundled and minified (budget ${kb(BUDGET)}); ` +
+  `size: ${kb(total)} (${total} bytes) gzip -9 bundled and minified (budget ${kb(BUDGET)}); ` +
     `${kb(asShipped)} as shipped; the wasm alone ${kb(wasmBytes.length)}, ${kb(gz(wasmBytes))} gzipped`,
 );
 if (total > BUDGET) {
