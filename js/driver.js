@@ -106,7 +106,7 @@ function describe(value) {
   if (type === "string") return "the string " + short(value);
   if (type === "number") return "the number " + value;
   if (type === "object" && value !== null) return Array.isArray(value) ? "an array" : value instanceof Map ? "a Map" : "an object";
-  return type === "function" || type === "symbol" || type === "bigint" ? "a " + type : String(value);
+  return type === "function" || type === "bigint" ? "a " + type : String(value);
 }
 
 function short(text) {

@@ -15,7 +15,9 @@
 //   listener freeing it during `fetch`) frees it when that call returns
 //   instead of throwing; a second `free()` is a no-op;
 // - the driver's `SubmitGuardError` and `isSubmitGuardError` are exported;
-//   the internal `Flow` class is not.
+//   the internal `Flow` class is not, and loses what only a public class
+//   needs (free, Symbol.dispose); the encodeInto fallback for engines that
+//   cannot run the module anyway goes.
 import { copyFileSync, cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +68,40 @@ js = replaceOnce(
   "Flow free()",
 );
 js = replaceOnce(js, "if (Symbol.dispose) Flow.prototype[Symbol.dispose] = Flow.prototype.free;\n", "", "Flow Symbol.dispose");
+// TextEncoder.encodeInto is in every engine that runs this module (its wasm
+// uses reference types: Chrome 96, Firefox 79, Safari 15, Node 17), so
+// wasm-bindgen's fallback for engines without it goes.
+js = replaceOnce(
+  js,
+  `if (!('encodeInto' in cachedTextEncoder)) {
+    cachedTextEncoder.encodeInto = function (arg, view) {
+        const buf = cachedTextEncoder.encode(arg);
+        view.set(buf);
+        return {
+            read: arg.length,
+            written: buf.length
+        };
+    };
+}
+`,
+  "",
+  "encodeInto fallback",
+);
+// Every string is passed with a realloc (wasm-bindgen's own calls), so the
+// path for a missing one goes.
+js = replaceOnce(
+  js,
+  `    if (realloc === undefined) {
+        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+    }
+`,
+  "",
+  "passStringToWasm0 without realloc",
+);
 js = replaceOnce(
   js,
   "export class SubmitGuard {",
