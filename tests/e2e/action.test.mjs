@@ -1,32 +1,21 @@
 // React 19 actions: 10 same-tick submissions through useActionState. With
 // useGuardedActionState the lock is taken when each is dispatched: 1 request.
 // With plain useActionState React runs them one after the other: 10.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ROOT, eventually, launch, newPage, startServer } from "./harness.mjs";
+import { ROOT, eventually, newPage, scratchDir, servePages, viteBuild } from "./harness.mjs";
 
 let server, browser;
 
-before(async () => {
-  const out = mkdtempSync(join(tmpdir(), "submit-guard-action-"));
-  process.on("exit", () => rmSync(out, { recursive: true, force: true }));
-  execFileSync(
-    join(ROOT, "node_modules/.bin/vite"),
-    ["build", join(ROOT, "tests/e2e/pages/action"), "--config", join(ROOT, "www/vite.config.js"), "--outDir", out, "--emptyOutDir", "--logLevel", "error"],
-    { env: { ...process.env, NODE_ENV: "development" }, stdio: ["ignore", "inherit", "inherit"] },
-  );
-  server = await startServer(["--store", "memory", "--test-mode", "--static", out]);
-  browser = await launch();
-});
-beforeEach(() => server.reset());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+servePages(
+  () => {
+    const out = scratchDir("action");
+    viteBuild(join(ROOT, "tests/e2e/pages/action"), "--outDir", out);
+    return out;
+  },
+  (s, b) => ([server, browser] = [s, b]),
+);
 
 /** Submits 10 times in one task; resolves once React has run every queued action. */
 async function burst(query, runs) {

@@ -4,8 +4,11 @@
 //
 // Every server started here is killed when the test process exits, whatever
 // the outcome, so no test leaves a process behind (scripts/lib/processes.mjs).
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, beforeEach } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS, Listening, startListening, staticDir as tempDir } from "../../scripts/lib/processes.mjs";
@@ -42,6 +45,42 @@ export function startServer(flags = []) {
 /** A directory to serve statically: `files` maps names to paths to link. */
 export function staticDir(files) {
   return tempDir(files, "submit-guard-e2e-");
+}
+
+/** A scratch directory under the system's temporary one, removed when the process exits. */
+export function scratchDir(name) {
+  const dir = mkdtempSync(join(tmpdir(), `submit-guard-${name}-`));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `vite build …args` with the demo's config and React's development build, whose warnings the tests read. */
+export function viteBuild(...args) {
+  execFileSync(join(ROOT, "node_modules/.bin/vite"), ["build", ...args, "--config", join(ROOT, "www/vite.config.js"), "--emptyOutDir", "--logLevel", "error"], {
+    env: { ...process.env, NODE_ENV: "development" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+}
+
+/**
+ * A suite over built pages: before its tests, `prepare()` builds them and
+ * returns the directory to serve, a test-mode server serves it on loopback
+ * and Chromium is launched, then `ready(server, browser)`; the server's
+ * record is reset before each test; both stop after the last.
+ */
+export function servePages(prepare, ready) {
+  let server, browser;
+  before(async () => {
+    const dir = await prepare();
+    server = await startServer(["--store", "memory", "--test-mode", "--static", dir]);
+    browser = await launch();
+    ready(server, browser);
+  });
+  beforeEach(() => server.reset());
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
 }
 
 /** Headless Chromium from the system (no browser download). */

@@ -3,35 +3,23 @@
 // passed through, freed on unmount, and safe in <Activity>, whose hiding runs
 // the same cleanup as an unmount. The page (pages/hook/) is built here with
 // the demo's Vite config.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, afterEach, before, beforeEach, test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { ROOT, eventually, launch, newPage, screenshot, startServer } from "./harness.mjs";
+import { ROOT, eventually, newPage, scratchDir, screenshot, servePages, viteBuild } from "./harness.mjs";
 import { Tabs, guards, noPageErrors, posts } from "./demo.mjs";
 
 let server, browser, tabs;
 
-before(async () => {
-  const out = mkdtempSync(join(tmpdir(), "submit-guard-hook-"));
-  process.on("exit", () => rmSync(out, { recursive: true, force: true }));
-  execFileSync(
-    join(ROOT, "node_modules/.bin/vite"),
-    ["build", join(ROOT, "tests/e2e/pages/hook"), "--config", join(ROOT, "www/vite.config.js"), "--outDir", out, "--emptyOutDir", "--logLevel", "error"],
-    { env: { ...process.env, NODE_ENV: "development" }, stdio: ["ignore", "inherit", "inherit"] },
-  );
-  server = await startServer(["--store", "memory", "--test-mode", "--static", out]);
-  browser = await launch();
-  tabs = new Tabs(browser, server);
-});
-beforeEach(() => server.reset());
+servePages(
+  () => {
+    const out = scratchDir("hook");
+    viteBuild(join(ROOT, "tests/e2e/pages/hook"), "--outDir", out);
+    return out;
+  },
+  (s, b) => ([server, browser, tabs] = [s, b, new Tabs(b, s)]),
+);
 afterEach(() => tabs.closeAll());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
 
 const text = (page, id) => page.locator(`#${id}`).textContent();
 

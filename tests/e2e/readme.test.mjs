@@ -3,12 +3,11 @@
 // submission is shown by the form, never an uncaught error, and the form
 // stays mounted (no error boundary on the page). A wrapper around the
 // page's `fetch` adds the test server's `X-Fault` header (window.fault).
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ARTIFACTS, ROOT, eventually, launch, newPage, startServer } from "./harness.mjs";
+import { ARTIFACTS, ROOT, eventually, newPage, servePages, viteBuild } from "./harness.mjs";
 import { readmeExamples } from "../types/readme.mjs";
 
 const examples = readmeExamples(readFileSync(join(ROOT, "README.md"), "utf8"));
@@ -27,47 +26,40 @@ const EXAMPLES = {
 
 let server, browser, out;
 
-before(async () => {
-  const src = join(ARTIFACTS, "readme-page");
-  out = join(ARTIFACTS, "readme-page-dist");
-  rmSync(src, { recursive: true, force: true });
-  mkdirSync(src, { recursive: true });
-  const names = Object.keys(EXAMPLES);
-  for (const name of names) writeFileSync(join(src, `${name}.tsx`), EXAMPLES[name].code);
-  writeFileSync(
-    join(src, "main.tsx"),
-    `import { createRoot } from "react-dom/client";
-${names.map((name) => `import { CreateOrg as Example_${name} } from "./${name}.tsx";`).join("\n")}
-const fetch = window.fetch;
-window.fetch = (input, init) => {
-  const request = new Request(input, init);
-  const fault = (window as unknown as { fault?: string }).fault;
-  if (fault) request.headers.set("x-fault", fault);
-  return fetch(request);
-};
-// One root each, and no error boundary: an error thrown into React unmounts its example.
-${names.map((name) => `createRoot(document.getElementById("${name}")!).render(<Example_${name} />);`).join("\n")}
-`,
-  );
-  writeFileSync(
-    join(src, "index.html"),
-    `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body>
-${names.map((name) => `<div id="${name}"></div>`).join("\n")}
-<script type="module" src="./main.tsx"></script></body></html>`,
-  );
-  execFileSync(
-    join(ROOT, "node_modules/.bin/vite"),
-    ["build", src, "--config", join(ROOT, "www/vite.config.js"), "--outDir", out, "--emptyOutDir", "--logLevel", "error"],
-    { env: { ...process.env, NODE_ENV: "development" }, stdio: ["ignore", "inherit", "inherit"] },
-  );
-  server = await startServer(["--store", "memory", "--test-mode", "--static", out]);
-  browser = await launch();
-});
-beforeEach(() => server.reset());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+servePages(
+  () => {
+    const src = join(ARTIFACTS, "readme-page");
+    out = join(ARTIFACTS, "readme-page-dist");
+    rmSync(src, { recursive: true, force: true });
+    mkdirSync(src, { recursive: true });
+    const names = Object.keys(EXAMPLES);
+    for (const name of names) writeFileSync(join(src, `${name}.tsx`), EXAMPLES[name].code);
+    writeFileSync(
+      join(src, "main.tsx"),
+      `import { createRoot } from "react-dom/client";
+  ${names.map((name) => `import { CreateOrg as Example_${name} } from "./${name}.tsx";`).join("\n")}
+  const fetch = window.fetch;
+  window.fetch = (input, init) => {
+    const request = new Request(input, init);
+    const fault = (window as unknown as { fault?: string }).fault;
+    if (fault) request.headers.set("x-fault", fault);
+    return fetch(request);
+  };
+  // One root each, and no error boundary: an error thrown into React unmounts its example.
+  ${names.map((name) => `createRoot(document.getElementById("${name}")!).render(<Example_${name} />);`).join("\n")}
+  `,
+    );
+    writeFileSync(
+      join(src, "index.html"),
+      `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body>
+  ${names.map((name) => `<div id="${name}"></div>`).join("\n")}
+  <script type="module" src="./main.tsx"></script></body></html>`,
+    );
+    viteBuild(src, "--outDir", out);
+    return out;
+  },
+  (s, b) => ([server, browser] = [s, b]),
+);
 
 async function open() {
   const page = await newPage(await browser.newContext());

@@ -5,14 +5,12 @@
 // mismatch, then the client guard's key, which a submit sends. The control
 // renders `guard.key` itself and must be reported as a mismatch. Last, the
 // hook's TypeError for what is not a guard.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { after, afterEach, before, beforeEach, test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { ROOT, eventually, launch, newPage, startServer } from "./harness.mjs";
+import { ROOT, eventually, newPage, scratchDir, servePages, viteBuild } from "./harness.mjs";
 import { Tabs, UUID_V4, noPageErrors, posts } from "./demo.mjs";
 
 const PAGE = join(ROOT, "tests/e2e/pages/ssr");
@@ -22,40 +20,28 @@ let server, browser, tabs;
 /** The server-rendered HTML of each page, by file name. */
 const rendered = {};
 
-function vite(args) {
-  execFileSync(join(ROOT, "node_modules/.bin/vite"), ["build", ...args, "--config", join(ROOT, "www/vite.config.js"), "--emptyOutDir", "--logLevel", "error"], {
-    env: { ...process.env, NODE_ENV: "development" },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-}
-
-before(async () => {
-  const out = mkdtempSync(join(tmpdir(), "submit-guard-ssr-"));
-  process.on("exit", () => rmSync(out, { recursive: true, force: true }));
-  vite([PAGE, "--outDir", join(out, "client")]);
-  vite(["--ssr", join(PAGE, "server.jsx"), "--outDir", join(out, "server")]);
-  // The server bundle imports React from the workspace, as an app's would.
-  symlinkSync(join(ROOT, "node_modules"), join(out, "server/node_modules"), "dir");
-  const { render } = await import(pathToFileURL(join(out, "server/server.js")).href);
-  const template = readFileSync(join(out, "client/index.html"), "utf8");
-  assert.ok(template.includes(PLACEHOLDER), `the built page lacks ${PLACEHOLDER}`);
-  const pages = { "index.html": {}, "direct.html": { direct: true } };
-  for (const [file, props] of Object.entries(pages)) {
-    rendered[file] = render(props);
-    const root = `<div id="root" data-props='${JSON.stringify(props)}'>${rendered[file]}</div>`;
-    writeFileSync(join(out, "client", file), template.replace(PLACEHOLDER, root));
-  }
-  writeFileSync(join(out, "client/client.html"), template.replace(PLACEHOLDER, '<div id="root"></div>'));
-  server = await startServer(["--store", "memory", "--test-mode", "--static", join(out, "client")]);
-  browser = await launch();
-  tabs = new Tabs(browser, server);
-});
-beforeEach(() => server.reset());
+servePages(
+  async () => {
+    const out = scratchDir("ssr");
+    viteBuild(PAGE, "--outDir", join(out, "client"));
+    viteBuild("--ssr", join(PAGE, "server.jsx"), "--outDir", join(out, "server"));
+    // The server bundle imports React from the workspace, as an app's would.
+    symlinkSync(join(ROOT, "node_modules"), join(out, "server/node_modules"), "dir");
+    const { render } = await import(pathToFileURL(join(out, "server/server.js")).href);
+    const template = readFileSync(join(out, "client/index.html"), "utf8");
+    assert.ok(template.includes(PLACEHOLDER), `the built page lacks ${PLACEHOLDER}`);
+    const pages = { "index.html": {}, "direct.html": { direct: true } };
+    for (const [file, props] of Object.entries(pages)) {
+      rendered[file] = render(props);
+      const root = `<div id="root" data-props='${JSON.stringify(props)}'>${rendered[file]}</div>`;
+      writeFileSync(join(out, "client", file), template.replace(PLACEHOLDER, root));
+    }
+    writeFileSync(join(out, "client/client.html"), template.replace(PLACEHOLDER, '<div id="root"></div>'));
+    return join(out, "client");
+  },
+  (s, b) => ([server, browser, tabs] = [s, b, new Tabs(b, s)]),
+);
 afterEach(() => tabs.closeAll());
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
 
 const text = (page, id) => page.locator(`#${id}`).textContent();
 
