@@ -1,10 +1,12 @@
 //! The JavaScript boundary: the exported `SubmitGuard` class and the
 //! driver's handle on its core. Decides nothing.
 //!
-//! `SubmitGuard` converts what JavaScript passes and hands each call to the
-//! JS driver (`js/driver.js`). The driver performs everything the browser does
-//! (fetch, timers, listeners, storage, Web Locks, attach) and asks the core
-//! what to do at each step through a [`Flow`], whose methods answer with the
+//! `SubmitGuard` hands each call to the JS driver (`js/driver.js`) through
+//! one export, `__act` (the package installs the class's JavaScript methods
+//! and getters as calls of it; Rust callers have typed methods). The driver
+//! performs everything the browser does (fetch, timers, listeners, storage,
+//! Web Locks, attach) and asks the core what to do at each step through a
+//! [`Flow`], whose one method `on` takes every event and answers with the
 //! core's decision as a small number. The driver holds the `Flow`, not the
 //! `SubmitGuard`: freeing the class while a submission runs leaves the
 //! submission (and its `Flow`) intact. No `Flow` method calls into
@@ -27,9 +29,6 @@ use crate::core::state::{
 // used, and js-sys links in an executor's export whose data outlives it.
 #[wasm_bindgen]
 extern "C" {
-    /// A JavaScript string.
-    #[wasm_bindgen(typescript_type = "string")]
-    pub type JsString;
     /// A JavaScript promise.
     #[wasm_bindgen(typescript_type = "Promise<any>")]
     pub type Promise;
