@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,26 +22,11 @@ use serde_json::json;
 
 use common::net::{Binary, Client, Got};
 
-const REQUIRE: &str = "SUBMIT_GUARD_REQUIRE_POSTGRES";
-
-/// `DATABASE_URL`, or `None` (after saying why) when the tests may skip.
-fn database_url(test: &str) -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => panic!(
-            "{test}: DATABASE_URL is not set but {REQUIRE}=1: run under scripts/with-postgres.sh"
-        ),
-        _ => {
-            // Straight to stderr: the test harness captures `eprintln!`
-            // of passing tests, and the reason should show.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: DATABASE_URL is not set (make test-postgres runs it on a throwaway cluster)"
-            );
-            None
-        }
-    }
-}
+// `DATABASE_URL`, or `None` (after saying why) when the tests may skip: the
+// idempotency crate's tests use the same rule.
+#[path = "../../crates/idempotency/tests/support/database_url.rs"]
+mod support_database_url;
+use support_database_url::database_url;
 
 /// A fresh schema named `name` in the database at `url`, and the URL that
 /// makes a server use it.

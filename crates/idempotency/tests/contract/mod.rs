@@ -131,29 +131,13 @@ impl Fixture for SqliteFixture {
     }
 }
 
-/// `DATABASE_URL`, or `None` (after saying why on stderr) when PostgreSQL
-/// tests may skip: a missing database fails them only under
-/// `SUBMIT_GUARD_REQUIRE_POSTGRES=1` (`make test-postgres`).
+/// `DATABASE_URL`, or `None` (after saying why) when PostgreSQL tests may
+/// skip (`support/database_url.rs`).
 #[cfg(feature = "postgres")]
-pub fn postgres_url(test: &str) -> Option<String> {
-    use std::io::Write;
-    const REQUIRE: &str = "SUBMIT_GUARD_REQUIRE_POSTGRES";
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => panic!(
-            "{test}: DATABASE_URL is not set but {REQUIRE}=1: run under scripts/with-postgres.sh"
-        ),
-        _ => {
-            // Straight to stderr: the test harness captures `eprintln!`
-            // of passing tests, and the reason should show.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: DATABASE_URL is not set (make test-postgres runs it on a throwaway cluster)"
-            );
-            None
-        }
-    }
-}
+#[path = "../support/database_url.rs"]
+mod database_url;
+#[cfg(feature = "postgres")]
+pub use database_url::database_url as postgres_url;
 
 /// The contract's fixture: a store in a fresh schema (so that each row of
 /// the contract starts from an empty table, as with the other stores), with
