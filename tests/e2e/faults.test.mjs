@@ -1,32 +1,27 @@
 // Client faults of issue 12, against the package as a page imports it:
 // attach (12.1), and hostile values over every option and argument (12.7).
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, launch, newPage, startServer, staticDir } from "./harness.mjs";
+import { ROOT, newPage, servePages, staticDir } from "./harness.mjs";
 
 let server, browser, page;
 
-before(async () => {
-  const dir = staticDir({
-    "index.html": join(ROOT, "tests/e2e/pages/web-build.html"),
-    pkg: join(ROOT, "pkg"),
-  });
-  server = await startServer(["--store", "memory", "--test-mode", "--static", dir]);
-  browser = await launch();
-  page = await newPage(await browser.newContext());
-  page.console = [];
-  page.on("console", (message) => page.console.push(message.text()));
-  await page.goto(server.url + "/");
-  await page.waitForFunction(() => window.SubmitGuard);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-beforeEach(() => server.reset());
+servePages(
+  () =>
+    staticDir({
+      "index.html": join(ROOT, "tests/e2e/pages/web-build.html"),
+      pkg: join(ROOT, "pkg"),
+    }),
+  async (s, b) => {
+    [server, browser] = [s, b];
+    page = await newPage(await browser.newContext());
+    page.console = [];
+    page.on("console", (message) => page.console.push(message.text()));
+    await page.goto(server.url + "/");
+    await page.waitForFunction(() => window.SubmitGuard);
+  },
+);
 
 /** A form posting a QR session for `tag`, with two submit buttons (one already disabled by the page). */
 async function makeForm(tag) {

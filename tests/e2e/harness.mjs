@@ -65,7 +65,7 @@ export function viteBuild(...args) {
 /**
  * A suite over built pages: before its tests, `prepare()` builds them and
  * returns the directory to serve, a test-mode server serves it on loopback
- * and Chromium is launched, then `ready(server, browser)`; the server's
+ * and Chromium is launched, then `ready(server, browser)` (awaited); the server's
  * record is reset before each test; both stop after the last.
  */
 export function servePages(prepare, ready) {
@@ -74,7 +74,7 @@ export function servePages(prepare, ready) {
     const dir = await prepare();
     server = await startServer(["--store", "memory", "--test-mode", "--static", dir]);
     browser = await launch();
-    ready(server, browser);
+    await ready(server, browser);
   });
   beforeEach(() => server.reset());
   after(async () => {

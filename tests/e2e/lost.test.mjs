@@ -5,25 +5,18 @@
 // it. (`drop-after-commit` — a silent close — cannot show this: on a
 // kept-alive connection Chromium resends the POST itself, so the page never
 // sees the loss; the last test pins that down.)
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, launch, newPage, startServer, staticDir } from "./harness.mjs";
+import { ROOT, newPage, servePages, staticDir } from "./harness.mjs";
 
 let server, browser;
 
-before(async () => {
-  const dir = staticDir({ "submit.html": join(ROOT, "tests/e2e/pages/submit.html"), pkg: join(ROOT, "pkg") });
-  server = await startServer(["--store", "memory", "--test-mode", "--static", dir]);
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-beforeEach(() => server.reset());
+servePages(
+  () =>
+    staticDir({ "submit.html": join(ROOT, "tests/e2e/pages/submit.html"), pkg: join(ROOT, "pkg") }),
+  (s, b) => ([server, browser] = [s, b]),
+);
 
 async function open(query = "") {
   const page = await newPage(await browser.newContext());

@@ -1,28 +1,21 @@
 // Across tabs and page lifecycles: crossTab, persist and the back/forward
 // cache, with the package's web build against the reference server.
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, eventually, launch, newPage, startServer, staticDir } from "./harness.mjs";
+import { ROOT, eventually, launch, newPage, servePages, staticDir } from "./harness.mjs";
 
 let server, browser;
 
-before(async () => {
-  const dir = staticDir({
-    "guard.html": join(ROOT, "tests/e2e/pages/guard.html"),
-    "other.html": join(ROOT, "tests/e2e/pages/other.html"),
-    pkg: join(ROOT, "pkg"),
-  });
-  server = await startServer(["--store", "memory", "--test-mode", "--static", dir]);
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-beforeEach(() => server.reset());
+servePages(
+  () =>
+    staticDir({
+      "guard.html": join(ROOT, "tests/e2e/pages/guard.html"),
+      "other.html": join(ROOT, "tests/e2e/pages/other.html"),
+      pkg: join(ROOT, "pkg"),
+    }),
+  (s, b) => ([server, browser] = [s, b]),
+);
 
 async function open(context, query) {
   const page = await newPage(context);
